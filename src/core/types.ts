@@ -23,6 +23,8 @@ export const KNOWN_TASK_TYPES = [
   'different_pose_orchestrator',
   'different_pose_guide',
   'different_pose_finalize',
+  // A handler that does nothing: a canary for health checks and the dispatch benchmarks.
+  'noop',
 ] as const;
 export type KnownTaskType = (typeof KNOWN_TASK_TYPES)[number];
 

@@ -28,6 +28,7 @@ const CPU_TASK_TYPES = new Set([
   'different_pose_orchestrator',
   'different_pose_guide',
   'different_pose_finalize',
+  'noop',
 ]);
 const GPU_TASK_TYPES = new Set(['travel_segment', 'generate_openpose', 'rife_interpolate_images', 'standard_wgp_task']);
 
