@@ -138,8 +138,8 @@ function updateFor(e: StreamEntry, input: MapInput): TaskUpdate | null {
       if (!isRetryOrStall(e) || facts?.attemptsMade == null) return null;
       return { taskId, attempts: facts.attemptsMade };
     case 'removed':
-      // "unless already terminal" against the stored row is checked by the caller (terminal rows are
-      // not Cancelled); within the batch, merge() refuses to overwrite a terminal status.
+      // "Unless already terminal": the store ignores updates to terminal rows (status-rules.ts), and
+      // within the batch merge() refuses to overwrite a terminal status.
       return { taskId, status: 'Cancelled', finishedAt: at };
     default:
       return null;
