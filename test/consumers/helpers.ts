@@ -63,7 +63,8 @@ export class Harness {
     while (Date.now() < deadline) {
       const job = await this.queue(queue).getJob(id);
       last = job ? await job.getState() : 'missing';
-      if (job && states.includes(last)) return job;
+      // Re-read: the job object was fetched before the state, and may predate the transition.
+      if (job && states.includes(last)) return (await this.queue(queue).getJob(id))!;
       await sleep(50);
     }
     throw new Error(`job ${id} did not reach ${states.join('/')} within ${timeoutMs} ms (last state ${last})`);
