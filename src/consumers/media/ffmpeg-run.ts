@@ -4,6 +4,7 @@
  * wrong far better than an exit code), and kills the child when the caller's AbortSignal fires.
  */
 import type { Readable } from 'node:stream';
+import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import { CancelledError, MediaError } from '../../core/errors.ts';
 
@@ -85,4 +86,9 @@ export function runCommand(cmd: FfmpegCommand, what: string, signal?: AbortSigna
 function stderrTail(stderr: string | null | undefined, lines = 8): string {
   if (!stderr) return '';
   return stderr.trim().split('\n').slice(-lines).join(' | ');
+}
+
+/** `+faststart` (moov first, so players start before the download ends) — only mp4-family muxers take it. */
+export function faststartFor(file: string): string[] {
+  return ['.mp4', '.mov', '.m4v'].includes(path.extname(file).toLowerCase()) ? ['-movflags', '+faststart'] : [];
 }

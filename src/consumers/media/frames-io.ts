@@ -4,10 +4,9 @@
  * event loop stays free while it works) and accepts an AbortSignal that kills that child.
  */
 import { PassThrough, Readable } from 'node:stream';
-import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import { CancelledError, MediaError, ValidationError } from '../../core/errors.ts';
-import { newCommand, startCommand, runCommand, throwIfAborted } from './ffmpeg-run.ts';
+import { faststartFor, newCommand, startCommand, runCommand, throwIfAborted } from './ffmpeg-run.ts';
 
 export interface VideoInfo {
   frames: number;
@@ -168,7 +167,7 @@ async function* decodeWithPlan(file: string, plan: DecodePlan, signal: AbortSign
   const cmd = newCommand(file);
   const inputOpts = ['-nostdin'];
   // A '%' in an image path would otherwise be read as an image-sequence pattern.
-  if (file.includes('%') && /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(file)) inputOpts.push('-pattern_type', 'none');
+  if (file.includes('%') && /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(file)) inputOpts.push('-f', 'image2', '-pattern_type', 'none');
   cmd.inputOptions(inputOpts);
   // emitClose:false — fluent-ffmpeg treats the target's 'close' as "reader gone" and reports an
   // error if ffmpeg has not exited within 20 ms, which races on a loaded machine.
@@ -234,8 +233,6 @@ export async function imageToFrame(file: string, width: number, height: number, 
   throw new MediaError(`${file}: ffmpeg decoded no image from it`);
 }
 
-const MP4_LIKE = new Set(['.mp4', '.mov', '.m4v']);
-
 function checkFrame(frame: Buffer, width: number, height: number): void {
   if (!Buffer.isBuffer(frame) || frame.length !== width * height * 3) {
     throw new ValidationError('frame', `must be an rgb24 Buffer of ${width}*${height}*3 = ${width * height * 3} bytes, got ${Buffer.isBuffer(frame) ? frame.length : typeof frame}`);
@@ -265,7 +262,7 @@ export function writeVideo(file: string, opts: WriteVideoOptions): VideoWriter {
   const out = lossless
     ? ['-c:v', 'libx264rgb', '-qp', '0', '-preset', 'veryfast', '-pix_fmt', 'rgb24']
     : ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(crf), '-preset', 'veryfast'];
-  if (MP4_LIKE.has(path.extname(file).toLowerCase())) out.push('-movflags', '+faststart');
+  out.push(...faststartFor(file));
   if (opts.keyframes && opts.keyframes.length > 0) {
     const ks = [...new Set(opts.keyframes)].sort((a, b) => a - b);
     for (const k of ks) checkCount('keyframes[]', k, 0);

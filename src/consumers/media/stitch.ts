@@ -1,0 +1,84 @@
+/**
+ * The streaming stitch (spec 02 §4.3, issue 5): segments are decoded one after another into ONE
+ * encoder. Only the frames a join needs are ever held: the last O_j frames of video j (kept in a
+ * ring while it decodes) until the first O_j frames of video j+1 arrive to cross-fade with them.
+ * Memory is therefore bounded by the overlap, never by the number or length of segments.
+ *
+ * Each video's length is discovered while decoding it, so no probe pass is needed; a video too
+ * short for its overlaps fails the stitch with a message naming it.
+ */
+import { CancelledError, MediaError, ValidationError } from '../../core/errors.ts';
+import { decodeFrames, writeVideo } from './frames-io.ts';
+import { crossfadeAlpha } from './frame-math.ts';
+import { CrossfadeScratch, crossfadeFrame } from './frame-ops.ts';
+
+export interface StitchOptions {
+  inputs: string[];
+  /** overlaps[j] = frames shared by inputs[j] and inputs[j+1]; 0 is a hard cut. */
+  overlaps: number[];
+  /** crossfade_sharp_amt: unsharp amount at full cross-fade weight; ≤ 0 disables sharpening. */
+  sharpAmt: number;
+  width: number;
+  height: number;
+  fps: number;
+  outputPath: string;
+  crf?: number;
+  /** Encode libx264rgb -qp 0 (bit-exact frames; for intermediates and tests) instead of yuv420p. */
+  lossless?: boolean;
+  signal?: AbortSignal;
+  /** Called after each input is consumed: (inputs done, inputs total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export function validateStitch(opts: StitchOptions): void {
+  if (!Array.isArray(opts.inputs) || opts.inputs.length === 0) throw new ValidationError('inputs', 'need at least one video path to stitch');
+  if (!Array.isArray(opts.overlaps) || opts.overlaps.length !== opts.inputs.length - 1) {
+    throw new ValidationError('overlaps', `need one overlap per join: ${opts.inputs.length - 1} for ${opts.inputs.length} videos, got ${Array.isArray(opts.overlaps) ? opts.overlaps.length : typeof opts.overlaps}`);
+  }
+  opts.overlaps.forEach((o, j) => {
+    if (!Number.isInteger(o) || o < 0) throw new ValidationError(`overlaps[${j}]`, `must be an integer ≥ 0, got ${o}`);
+  });
+  if (typeof opts.sharpAmt !== 'number' || !Number.isFinite(opts.sharpAmt)) {
+    throw new ValidationError('sharpAmt', `must be a number (crossfade_sharp_amt, default 0.3), got ${JSON.stringify(opts.sharpAmt)}`);
+  }
+}
+
+export async function stitchVideos(opts: StitchOptions): Promise<{ frames: number }> {
+  validateStitch(opts);
+  const { inputs, overlaps, width, height, signal } = opts;
+  const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, signal });
+  const scratch = opts.sharpAmt > 0 || overlaps.some((o) => o > 0) ? new CrossfadeScratch(width, height) : null;
+  let held: Buffer[] = [];
+  try {
+    for (let i = 0; i < inputs.length; i++) {
+      const cin = i > 0 ? overlaps[i - 1] : 0;
+      const cout = i < overlaps.length ? overlaps[i] : 0;
+      const ring: Buffer[] = [];
+      let n = 0;
+      for await (const frame of decodeFrames(inputs[i], { width, height, signal })) {
+        if (n < cin) {
+          await writer.write(crossfadeFrame(held[n], frame, crossfadeAlpha(n, cin), opts.sharpAmt, scratch!));
+        } else {
+          ring.push(frame);
+          if (ring.length > cout) await writer.write(ring.shift()!);
+        }
+        n++;
+      }
+      if (n < cin + cout) {
+        throw new ValidationError(
+          `inputs[${i}]`,
+          `${inputs[i]} has ${n} frames, fewer than its overlaps need (${cin} with the previous + ${cout} with the next); lower the overlap or regenerate the segment`,
+        );
+      }
+      held = ring;
+      opts.onProgress?.(i + 1, inputs.length);
+    }
+    await writer.close();
+    return { frames: writer.framesWritten };
+  } catch (err) {
+    writer.abort();
+    if (signal?.aborted && !(err instanceof CancelledError)) throw new CancelledError(`stitch ${opts.outputPath}: aborted`);
+    if (err instanceof MediaError || err instanceof ValidationError || err instanceof CancelledError) throw err;
+    throw new MediaError(`stitch ${opts.outputPath} failed: ${(err as Error).message}`, { cause: err });
+  }
+}
