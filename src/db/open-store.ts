@@ -20,7 +20,7 @@ export async function openStore(config: SmqConfig, opts: OpenStoreOptions = {}):
   } else if (config.dbType === 'postgres') {
     if (!config.databaseUrl) throw new ConfigError('DATABASE_URL', 'DB_TYPE=postgres needs DATABASE_URL (e.g. postgres://user@127.0.0.1:5432/db)');
     const { PostgresStore } = await import('./postgres-store.ts');
-    store = new PostgresStore({ databaseUrl: config.databaseUrl, tableName: config.tableName, schema: opts.schema }) as unknown as TaskStore;
+    store = new PostgresStore({ databaseUrl: config.databaseUrl, tableName: config.tableName, schema: opts.schema });
   } else {
     if (!config.supabaseUrl) throw new ConfigError('SUPABASE_URL', 'DB_TYPE=supabase needs SUPABASE_URL (e.g. https://<ref>.supabase.co)');
     if (!config.supabaseServiceKey) throw new ConfigError('SUPABASE_SERVICE_KEY', 'DB_TYPE=supabase needs SUPABASE_SERVICE_KEY (the service-role key)');

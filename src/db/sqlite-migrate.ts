@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { assertTableName } from '../core/config.ts';
 import { StoreError } from '../core/errors.ts';
+import { readMigrations } from './migration-files.ts';
 
 /**
  * Applies sql/sqlite/NNNN_name.sql in order, each in one IMMEDIATE transaction that writes its
@@ -14,31 +13,6 @@ import { StoreError } from '../core/errors.ts';
  * The ledger is keyed by (version, table_name) because one file may hold several task tables.
  */
 export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL('../../sql/sqlite/', import.meta.url));
-
-export interface MigrationFile {
-  version: number;
-  name: string;
-  text: string;
-}
-
-export function readMigrations(dir: string): MigrationFile[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    throw new StoreError(`migrations directory ${dir} is missing: reinstall smq (the sql/ folder ships with it)`, { retryable: false, cause: err });
-  }
-  const files = names
-    .filter((n) => /^\d{4}_[A-Za-z0-9_]+\.sql$/.test(n))
-    .sort()
-    .map((n) => ({ version: Number(n.slice(0, 4)), name: n.replace(/\.sql$/, ''), text: readFileSync(path.join(dir, n), 'utf8') }));
-  const seen = new Set<number>();
-  for (const f of files) {
-    if (seen.has(f.version)) throw new StoreError(`two migrations share version ${f.version} in ${dir}`, { retryable: false });
-    seen.add(f.version);
-  }
-  return files;
-}
 
 type Step = { kind: 'sql'; text: string } | { kind: 'ensure-column'; column: string; decl: string } | { kind: 'relax-not-null'; column: string };
 
