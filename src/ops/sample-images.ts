@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MediaError } from '../core/errors.ts';
 
@@ -17,6 +18,7 @@ export function solidPng(colour: string, size: string, outPath: string): Promise
 }
 
 export async function writeSampleImages(dir: string, size = '320x240'): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
   const paths = SAMPLE_COLOURS.map((c, i) => path.join(dir, `image_${i + 1}.png`));
   await Promise.all(SAMPLE_COLOURS.map((c, i) => solidPng(c, size, paths[i]!)));
   return paths;

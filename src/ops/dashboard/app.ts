@@ -65,6 +65,8 @@ export function createDashboardApp(opts: DashboardOptions): DashboardApp {
   const credentialsConfigured = hasCredentials(auth);
   // skipMetasUpdate: a dashboard must not rewrite queue settings (events maxLen) that producers own.
   const queues = new Map<string, Queue>(ALL_QUEUES.map((name) => [name, new Queue(name, { connection, prefix: config.queuePrefix, skipMetasUpdate: true })]));
+  // A dropped Redis is reported by /readyz and /metrics; unhandled queue errors would only spam stderr.
+  for (const q of queues.values()) q.on('error', () => {});
   const deps: DashboardDeps = { config, store, redis: connection, queues, control, credentialsConfigured };
   const metrics = new SmqMetrics({ queues, store, redis: connection, prefix: config.queuePrefix });
 
