@@ -1,12 +1,14 @@
 import os from 'node:os';
 import path from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { FlowProducer, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { resolveConfig, type SmqConfig } from '../core/config.ts';
 import { CancelledError, ConfigError, TaskTimeoutError, UnknownTaskTypeError } from '../core/errors.ts';
 import { createRedis } from '../core/redis.ts';
 import { ENGINES, type EngineName, type JobData, type JobResult } from '../core/types.ts';
+import { Dispatcher } from '../flows/dispatch.ts';
+import { createFlowControl } from '../flows/flow-control.ts';
 import { ALL_QUEUES, CPU_QUEUE, gpuQueue, smqKeys } from '../flows/queues.ts';
 import { buildHandlerContext, rekeyChildrenValues } from './context.ts';
 import type { HandlerContext, ProgressUpdate } from './handlers/types.ts';
@@ -169,6 +171,7 @@ export class SmqWorker {
   private subscriber: Redis | undefined;
   private commands: Redis | undefined;
   private closing: Promise<void> | undefined;
+  private flow: { producer: FlowProducer; dispatcher: Dispatcher; connection: Redis } | undefined;
   private handingBack = false;
 
   constructor(opts: SmqWorkerOptions = {}) {
@@ -238,11 +241,29 @@ export class SmqWorker {
       for (const r of this.running.values()) r.controller.abort(new ShutdownAbort());
       await Promise.race([closed, delay(10_000)]);
     }
+    if (this.flow) {
+      await Promise.allSettled([this.flow.producer.close(), this.flow.dispatcher.close()]);
+      this.flow.connection.disconnect();
+    }
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     await this.commands?.quit().catch(() => this.commands?.disconnect());
     for (const c of this.connections) c.disconnect();
     await this.services?.close().catch((err) => this.log.warn({ err: (err as Error).message }, 'closing services failed'));
     this.log.info('worker stopped');
+  }
+
+  /** Only orchestrators add children; the FlowProducer and its connection exist once one does. */
+  private flowDeps() {
+    if (!this.flow) {
+      const connection = createRedis(this.options.redisUrl);
+      connection.on('error', (err) => this.log.warn({ err: err.message }, 'redis error (flows)'));
+      this.flow = {
+        connection,
+        producer: new FlowProducer({ connection, prefix: this.options.prefix }),
+        dispatcher: new Dispatcher(connection, this.options.prefix),
+      };
+    }
+    return { store: this.services!.store, flowProducer: this.flow.producer, queues: this.flow.dispatcher };
   }
 
   private serviceSpec(): ServiceSpec {
@@ -353,9 +374,7 @@ export class SmqWorker {
       log,
       progress,
       children: async () => rekeyChildrenValues(await job.getChildrenValues()),
-      flow: () => {
-        throw new Error('TODO flow control not wired yet');
-      },
+      flow: () => createFlowControl(job, token, this.flowDeps()),
       services: this.services!,
     });
     // An inline handler that ignores its signal cannot be killed; the job still ends on time.

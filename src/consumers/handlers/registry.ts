@@ -22,9 +22,9 @@ const BUILTIN: Record<string, Loader> = {
   rife_interpolate_images: async () => (await import('./rife-interpolate.ts')).rifeInterpolateHandler,
   standard_wgp_task: async () => (await import('./standard-wgp.ts')).standardWgpHandler,
   comfyui_workflow: async () => (await import('./comfyui-workflow.ts')).comfyuiWorkflowHandler,
-  different_pose_orchestrator: async () => (await import('./different-pose.ts')).differentPoseOrchestratorHandler,
-  different_pose_guide: async () => (await import('./different-pose.ts')).differentPoseGuideHandler,
-  different_pose_finalize: async () => (await import('./different-pose.ts')).differentPoseFinalizeHandler,
+  different_pose_orchestrator: async () => (await import('./different-pose-orchestrator.ts')).differentPoseOrchestratorHandler,
+  different_pose_guide: async () => (await import('./different-pose-guide.ts')).differentPoseGuideHandler,
+  different_pose_finalize: async () => (await import('./different-pose-finalize.ts')).differentPoseFinalizeHandler,
 };
 
 export const BUILTIN_TASK_TYPES: readonly string[] = Object.keys(BUILTIN);
