@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { Worker, type Processor } from 'bullmq';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { pino, type Logger } from 'pino';
+import type { SmqConfig } from '../../src/core/config.ts';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function newPrefix(): string {
+  return `{smqt-${randomBytes(5).toString('hex')}}`;
+}
+
+export function quietLogger(): Logger {
+  return pino({ level: process.env.SMQ_TEST_LOG ?? 'silent' });
+}
+
+/** Every key under the prefix, deleted: the FLUSHALL of one test's slice of the shared Redis. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) n += await redis.del(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+
+export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, opts: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
+  }
+}
+
+export function namedWorker(prefix: string, queue: string, name: string, processor: Processor, concurrency = 1): Worker {
+  const u = new URL(REDIS_URL);
+  // Connection options, not a client: BullMQ then owns (and closes) the connections it makes.
+  const connection = { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+  const w = new Worker(queue, processor, { connection, prefix, name, concurrency });
+  w.on('error', () => {}); // "Missing key" after a flush is expected in some tests
+  return w;
+}
+
+/**
+ * The seed's client, talking to the table directly and nothing else: `add_task_to_db` inserts only
+ * (task_id, params, status) with the whole payload as params; `poll_task_status` selects
+ * (status, output_location). For SQLite the insert is run by Python's sqlite3, as the seed does.
+ */
+export interface SeedClient {
+  addTask(payload: Record<string, unknown> & { task_id: string }): Promise<void>;
+  /** Inserts a row whose params text is not JSON (only possible on SQLite, whose params is TEXT). */
+  addRaw?(taskId: string, paramsText: string): Promise<void>;
+  poll(taskId: string): Promise<{ status: string; output_location: string | null } | null>;
+  close(): Promise<void>;
+}
+
+export function seedClient(config: SmqConfig): SeedClient {
+  if (config.dbType === 'sqlite') {
+    const file = config.sqlitePath;
+    const reader = new Database(file, { readonly: true, fileMustExist: true });
+    const select = reader.prepare(`SELECT status, output_location FROM ${config.tableName} WHERE task_id = ?`);
+    const pyInsert = (taskId: string, paramsText: string) =>
+      execFileSync('python3', [
+        '-c',
+        `import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+cur = conn.cursor()
+cur.execute("INSERT INTO ${config.tableName} (task_id, params, status) VALUES (?, ?, ?)", (sys.argv[2], sys.argv[3], "Queued"))
+conn.commit()
+conn.close()`,
+        file,
+        taskId,
+        paramsText,
+      ]);
+    return {
+      addTask: async (payload) => void pyInsert(payload.task_id, JSON.stringify(payload)),
+      addRaw: async (taskId, text) => void pyInsert(taskId, text),
+      poll: async (taskId) => (select.get(taskId) as { status: string; output_location: string | null } | undefined) ?? null,
+      close: async () => reader.close(),
+    };
+  }
+  const sql = postgres(config.databaseUrl!, { max: 2, onnotice: () => {} });
+  const t = config.tableName;
+  return {
+    addTask: async (payload) => {
+      await sql.unsafe(`INSERT INTO ${t} (task_id, params, status) VALUES ($1, $2::jsonb, 'Queued')`, [payload.task_id, JSON.stringify(payload)]);
+    },
+    poll: async (taskId) => {
+      const rows = await sql.unsafe(`SELECT status, output_location FROM ${t} WHERE task_id = $1`, [taskId]);
+      return (rows[0] as { status: string; output_location: string | null } | undefined) ?? null;
+    },
+    close: async () => sql.end({ timeout: 1 }),
+  };
+}
