@@ -16,7 +16,10 @@ function boardRoutes(): { method: string; path: string }[] {
   const out: { method: string; path: string }[] = [];
   const entry = appRoutes.entryPoint;
   for (const r of Array.isArray(entry.route) ? entry.route : [entry.route]) out.push({ method: 'GET', path: fill(r) });
-  for (const api of appRoutes.api) for (const r of Array.isArray(api.route) ? api.route : [api.route]) out.push({ method: api.method.toUpperCase(), path: fill(r) });
+  for (const api of appRoutes.api) {
+    const methods = Array.isArray(api.method) ? api.method : [api.method];
+    for (const m of methods) for (const r of Array.isArray(api.route) ? api.route : [api.route]) out.push({ method: m.toUpperCase(), path: fill(r) });
+  }
   return out;
 }
 
