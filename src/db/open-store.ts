@@ -25,7 +25,7 @@ export async function openStore(config: SmqConfig, opts: OpenStoreOptions = {}):
     if (!config.supabaseUrl) throw new ConfigError('SUPABASE_URL', 'DB_TYPE=supabase needs SUPABASE_URL (e.g. https://<ref>.supabase.co)');
     if (!config.supabaseServiceKey) throw new ConfigError('SUPABASE_SERVICE_KEY', 'DB_TYPE=supabase needs SUPABASE_SERVICE_KEY (the service-role key)');
     const { SupabaseStore } = await import('./supabase-store.ts');
-    store = new SupabaseStore({ url: config.supabaseUrl, serviceKey: config.supabaseServiceKey, tableName: config.tableName }) as unknown as TaskStore;
+    store = new SupabaseStore({ url: config.supabaseUrl, serviceKey: config.supabaseServiceKey, tableName: config.tableName });
   }
   try {
     await store.init();
