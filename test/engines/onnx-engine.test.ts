@@ -196,6 +196,15 @@ test('missing or malformed model files are clear EngineErrors; abort is honoured
         engine.interpolate!({ imagePath1: path.join(dir, 'x.png'), imagePath2: path.join(dir, 'x.png'), frames: 3, width: W, height: H, fps: 25, outputPath: path.join(dir, 'r.mp4'), modelPath: path.join(REPO, 'models', 'upscale.onnx'), signal }),
         (e: Error) => e instanceof EngineError && /smq feeds \[img0, img1, timestep\]/.test(e.message),
       );
+      // Asking for a GPU where the CUDA provider is not installed: CPU and a note, not a crash.
+      const gpu = createOnnxEngine({ gpu: 0 });
+      try {
+        const r = await gpu.generateVideo({ taskId: 't', prompt: '', negativePrompt: '', width: W, height: H, frames: 2, fps: 25, seed: 1, model: 'onnx', outputPath: path.join(dir, 'gpu.mp4'), signal });
+        assert.equal((await probeVideo(r.videoPath)).frames, 2);
+        assert.ok(r.notes.some((n) => /CUDA execution provider unavailable for GPU 0.*running on CPU/.test(n)), r.notes.join('; '));
+      } finally {
+        await gpu.close();
+      }
       const ac = new AbortController();
       ac.abort();
       await assert.rejects(

@@ -13,6 +13,8 @@ export type Session = ort.InferenceSession;
 export class SessionCache {
   private readonly sessions = new Map<string, Promise<Session>>();
   readonly notes = new Set<string>();
+  /** After one failed CUDA attempt the rest of the models go straight to CPU (no repeated ORT noise). */
+  private cudaFailed = false;
 
   constructor(private readonly gpu: number | undefined) {}
 
@@ -44,11 +46,12 @@ export class SessionCache {
   }
 
   private async create(modelPath: string, role: string): Promise<Session> {
-    if (this.gpu !== undefined) {
+    if (this.gpu !== undefined && !this.cudaFailed) {
       try {
         return await ort.InferenceSession.create(modelPath, { executionProviders: [{ name: 'cuda', deviceId: this.gpu }] });
       } catch (err) {
         if (isMalformed(err)) throw malformed(modelPath, role, err);
+        this.cudaFailed = true;
         this.notes.add(`CUDA execution provider unavailable for GPU ${this.gpu} (${firstLine(err)}); running on CPU`);
       }
     }
