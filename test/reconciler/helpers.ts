@@ -99,3 +99,54 @@ conn.close()`,
     close: async () => sql.end({ timeout: 1 }),
   };
 }
+
+export interface TransitionLog {
+  transitions(): Promise<{ task_id: string; old_status: string; new_status: string }[]>;
+  cursorMoves(name: string): Promise<{ old_id: string | null; new_id: string }[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Database triggers that record every status change and every cursor move, in the same transaction
+ * as the change itself — so the record is exactly what was committed, even across a SIGKILL.
+ */
+export async function installTransitionLog(config: SmqConfig): Promise<TransitionLog> {
+  const t = config.tableName;
+  if (config.dbType === 'sqlite') {
+    const db = new Database(config.sqlitePath);
+    db.pragma('busy_timeout = 30000');
+    db.exec(`
+      CREATE TABLE test_transitions (seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT, old_status TEXT, new_status TEXT);
+      CREATE TABLE test_cursor_moves (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, old_id TEXT, new_id TEXT);
+      CREATE TRIGGER test_tr_status AFTER UPDATE OF status ON ${t} WHEN OLD.status IS NOT NEW.status
+        BEGIN INSERT INTO test_transitions (task_id, old_status, new_status) VALUES (NEW.task_id, OLD.status, NEW.status); END;
+      CREATE TRIGGER test_tr_cursor_ins AFTER INSERT ON smq_stream_cursors
+        BEGIN INSERT INTO test_cursor_moves (name, old_id, new_id) VALUES (NEW.name, NULL, NEW.last_id); END;
+      CREATE TRIGGER test_tr_cursor_upd AFTER UPDATE OF last_id ON smq_stream_cursors
+        BEGIN INSERT INTO test_cursor_moves (name, old_id, new_id) VALUES (NEW.name, OLD.last_id, NEW.last_id); END;
+    `);
+    return {
+      transitions: async () => db.prepare(`SELECT task_id, old_status, new_status FROM test_transitions ORDER BY seq`).all() as never,
+      cursorMoves: async (name) => db.prepare(`SELECT old_id, new_id FROM test_cursor_moves WHERE name = ? ORDER BY seq`).all(name) as never,
+      close: async () => void db.close(),
+    };
+  }
+  const sql = postgres(config.databaseUrl!, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`
+    CREATE TABLE test_transitions (seq BIGSERIAL PRIMARY KEY, task_id TEXT, old_status TEXT, new_status TEXT);
+    CREATE TABLE test_cursor_moves (seq BIGSERIAL PRIMARY KEY, name TEXT, old_id TEXT, new_id TEXT);
+    CREATE FUNCTION test_fn_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      INSERT INTO test_transitions (task_id, old_status, new_status) VALUES (NEW.task_id, OLD.status, NEW.status); RETURN NEW; END $$;
+    CREATE TRIGGER test_tr_status AFTER UPDATE OF status ON ${t} FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION test_fn_status();
+    CREATE FUNCTION test_fn_cursor() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF TG_OP = 'INSERT' THEN INSERT INTO test_cursor_moves (name, old_id, new_id) VALUES (NEW.name, NULL, NEW.last_id);
+      ELSIF OLD.last_id IS DISTINCT FROM NEW.last_id THEN INSERT INTO test_cursor_moves (name, old_id, new_id) VALUES (NEW.name, OLD.last_id, NEW.last_id); END IF;
+      RETURN NEW; END $$;
+    CREATE TRIGGER test_tr_cursor AFTER INSERT OR UPDATE ON smq_stream_cursors FOR EACH ROW EXECUTE FUNCTION test_fn_cursor();
+  `);
+  return {
+    transitions: async () => (await sql.unsafe(`SELECT task_id, old_status, new_status FROM test_transitions ORDER BY seq`)) as never,
+    cursorMoves: async (name) => (await sql.unsafe(`SELECT old_id, new_id FROM test_cursor_moves WHERE name = $1 ORDER BY seq`, [name])) as never,
+    close: async () => sql.end({ timeout: 1 }),
+  };
+}
