@@ -48,7 +48,14 @@ export function createWorkerServices(spec: ServiceSpec): OpenedServices {
         // surfaces on the first task that asks for an engine.
         try {
           const { createEngineRegistry } = await import('../engines/registry.ts');
-          makeEngines = () => createEngineRegistry(spec.engines, { gpu: spec.gpu, ...spec.engineOptions });
+          const wgp = spec.engineOptions.wgp as Record<string, unknown> | undefined;
+          makeEngines = () =>
+            createEngineRegistry(spec.engines, {
+              gpu: spec.gpu ?? undefined,
+              wgpOverrides: wgp ? Object.fromEntries(Object.entries(wgp).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)])) : undefined,
+              comfyuiOutputPath: spec.config.comfyuiOutputPath,
+              ...(spec.engineOptions.engineRegistry as object | undefined),
+            });
         } catch (err) {
           const why = (err as Error).message;
           makeEngines = () => {
