@@ -55,6 +55,8 @@ export function namedWorker(prefix: string, queue: string, name: string, process
  */
 export interface SeedClient {
   addTask(payload: Record<string, unknown> & { task_id: string }): Promise<void>;
+  /** Many add_task_to_db calls (one INSERT and commit each) from one client process. */
+  addTasks(payloads: (Record<string, unknown> & { task_id: string })[]): Promise<void>;
   /** Inserts a row whose params text is not JSON (only possible on SQLite, whose params is TEXT). */
   addRaw?(taskId: string, paramsText: string): Promise<void>;
   poll(taskId: string): Promise<{ status: string; output_location: string | null } | null>;
@@ -66,31 +68,38 @@ export function seedClient(config: SmqConfig): SeedClient {
     const file = config.sqlitePath;
     const reader = new Database(file, { readonly: true, fileMustExist: true });
     const select = reader.prepare(`SELECT status, output_location FROM ${config.tableName} WHERE task_id = ?`);
-    const pyInsert = (taskId: string, paramsText: string) =>
+    // argv: db file, then (task_id, params text) pairs; one connection, INSERT and commit per task.
+    const pyInsert = (pairs: [string, string][]) =>
       execFileSync('python3', [
         '-c',
         `import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1])
-cur = conn.cursor()
-cur.execute("INSERT INTO ${config.tableName} (task_id, params, status) VALUES (?, ?, ?)", (sys.argv[2], sys.argv[3], "Queued"))
-conn.commit()
-conn.close()`,
+args = sys.argv[2:]
+for i in range(0, len(args), 2):
+    conn = sqlite3.connect(sys.argv[1])
+    cur = conn.cursor()
+    cur.execute("INSERT INTO ${config.tableName} (task_id, params, status) VALUES (?, ?, ?)", (args[i], args[i + 1], "Queued"))
+    conn.commit()
+    conn.close()`,
         file,
-        taskId,
-        paramsText,
+        ...pairs.flat(),
       ]);
     return {
-      addTask: async (payload) => void pyInsert(payload.task_id, JSON.stringify(payload)),
-      addRaw: async (taskId, text) => void pyInsert(taskId, text),
+      addTask: async (payload) => void pyInsert([[payload.task_id, JSON.stringify(payload)]]),
+      addTasks: async (payloads) => void pyInsert(payloads.map((p) => [p.task_id, JSON.stringify(p)])),
+      addRaw: async (taskId, text) => void pyInsert([[taskId, text]]),
       poll: async (taskId) => (select.get(taskId) as { status: string; output_location: string | null } | undefined) ?? null,
       close: async () => reader.close(),
     };
   }
   const sql = postgres(config.databaseUrl!, { max: 2, onnotice: () => {} });
   const t = config.tableName;
+  const add = async (payload: { task_id: string }) => {
+    await sql.unsafe(`INSERT INTO ${t} (task_id, params, status) VALUES ($1, $2::jsonb, 'Queued')`, [payload.task_id, JSON.stringify(payload)]);
+  };
   return {
-    addTask: async (payload) => {
-      await sql.unsafe(`INSERT INTO ${t} (task_id, params, status) VALUES ($1, $2::jsonb, 'Queued')`, [payload.task_id, JSON.stringify(payload)]);
+    addTask: add,
+    addTasks: async (payloads) => {
+      for (const p of payloads) await add(p);
     },
     poll: async (taskId) => {
       const rows = await sql.unsafe(`SELECT status, output_location FROM ${t} WHERE task_id = $1`, [taskId]);
