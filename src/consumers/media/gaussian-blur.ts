@@ -28,50 +28,48 @@ function reflect101(i: number, n: number): number {
   return i;
 }
 
-/** Blur `src` (width*height*3 floats) into `out`; `tmp` is scratch of the same size. */
+/**
+ * Blur `src` (width*height*3 floats) into `out`; `tmp` is scratch of the same size. Each row is
+ * first copied with its reflected border into a padded line, so the hot loops have no border
+ * branches, and the symmetric kernel halves the multiplies.
+ */
 export function gaussianBlurRgb(src: Float32Array, out: Float32Array, tmp: Float32Array, width: number, height: number, sigma: number): void {
   const k = gaussianKernel(sigma);
-  const ks = k.length;
-  const r = (ks - 1) >> 1;
+  const r = (k.length - 1) >> 1;
   const rs = width * 3;
+  const kc = k[r];
+  const pad = padLine(rs + 6 * r);
   for (let y = 0; y < height; y++) {
     const row = y * rs;
-    for (let x = 0; x < width; x++) {
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      if (x >= r && x < width - r) {
-        // Interior: no border arithmetic in the hot loop.
-        let p = row + (x - r) * 3;
-        for (let t = 0; t < ks; t++, p += 3) {
-          const kv = k[t];
-          a0 += kv * src[p];
-          a1 += kv * src[p + 1];
-          a2 += kv * src[p + 2];
-        }
-      } else {
-        for (let t = 0; t < ks; t++) {
-          const p = row + reflect101(x + t - r, width) * 3;
-          const kv = k[t];
-          a0 += kv * src[p];
-          a1 += kv * src[p + 1];
-          a2 += kv * src[p + 2];
-        }
-      }
-      const q = row + x * 3;
-      tmp[q] = a0;
-      tmp[q + 1] = a1;
-      tmp[q + 2] = a2;
+    for (let x = -r; x < width + r; x++) {
+      const p = (x + r) * 3;
+      const q = row + reflect101(x, width) * 3;
+      pad[p] = src[q];
+      pad[p + 1] = src[q + 1];
+      pad[p + 2] = src[q + 2];
+    }
+    for (let i = 0; i < rs; i++) {
+      const c = i + r * 3;
+      let acc = kc * pad[c];
+      for (let t = 1; t <= r; t++) acc += k[r + t] * (pad[c - 3 * t] + pad[c + 3 * t]);
+      tmp[row + i] = acc;
     }
   }
-  // Vertical pass row by row, so the inner loop walks memory contiguously.
-  out.fill(0);
+  // Vertical pass row by row, so the inner loops walk memory contiguously.
   for (let y = 0; y < height; y++) {
     const o = y * rs;
-    for (let t = 0; t < ks; t++) {
-      const s = reflect101(y + t - r, height) * rs;
-      const kv = k[t];
-      for (let i = 0; i < rs; i++) out[o + i] += kv * tmp[s + i];
+    for (let i = 0; i < rs; i++) out[o + i] = kc * tmp[o + i];
+    for (let t = 1; t <= r; t++) {
+      const a = reflect101(y - t, height) * rs;
+      const b = reflect101(y + t, height) * rs;
+      const kv = k[r + t];
+      for (let i = 0; i < rs; i++) out[o + i] += kv * (tmp[a + i] + tmp[b + i]);
     }
   }
+}
+
+let padScratch = new Float32Array(0);
+function padLine(n: number): Float32Array {
+  if (padScratch.length < n) padScratch = new Float32Array(n);
+  return padScratch;
 }
