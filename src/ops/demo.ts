@@ -97,6 +97,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (opts.keepRunning) {
       say('the dashboard stays up (--keep-running); press Ctrl-C to stop');
       await untilSignal();
+    } else {
+      say('(the demo stops its dashboard on exit; add --keep-running to browse it)');
     }
     return result;
   } finally {

@@ -108,7 +108,8 @@ export function buildRunView(root: TaskRow, rows: TaskRow[], now = Date.now()): 
     kind: root.taskType,
     status: root.status,
     createdAt: root.createdAt,
-    durationMs: durationMs(root, now),
+    // A run's time is enqueue to finish: the root's own started_at is only its last activation.
+    durationMs: durationMs({ startedAt: root.createdAt, finishedAt: root.finishedAt }, now),
     percent,
     finalVideo,
     errorMessage: root.errorMessage,

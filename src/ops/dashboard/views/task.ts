@@ -1,6 +1,6 @@
 import type { TaskRow } from '../../../core/types.ts';
 import { html, type SafeHtml } from '../html.ts';
-import type { JobInfo } from '../job-inspect.ts';
+import type { FlowNode, JobInfo } from '../job-inspect.ts';
 import { durationMs, formatDuration, isVideoLocation, progressOf } from '../run-view.ts';
 import { actionButtons, outputCell, progressBar, statusBadge, videoPlayer } from './parts.ts';
 
@@ -49,8 +49,14 @@ function jobSection(job: JobInfo | null): SafeHtml {
 function flowSection(row: TaskRow, job: JobInfo | null, children: TaskRow[]): SafeHtml {
   const parent = job?.parent ? html`${taskLink(job.parent.taskId)} <span class="muted">(${job.parent.queue})</span>` : row.parentTaskId ? taskLink(row.parentTaskId) : html`<span class="muted">none (root)</span>`;
   const jobChildren = job?.children ?? [];
-  const seen = new Set(jobChildren.map((c) => c.taskId));
+  const seen = new Set<string>();
+  const collect = (nodes: FlowNode[]) => nodes.forEach((n) => (seen.add(n.taskId), collect(n.children)));
+  collect(jobChildren);
   const rowChildren = children.filter((c) => !seen.has(c.taskId));
   return html`<p>parent: ${parent}</p>
-${jobChildren.length || rowChildren.length ? html`<ul class="flow">${jobChildren.map((c) => html`<li>${taskLink(c.taskId)} <span class="muted">${c.queue} · ${c.bucket}</span></li>`)}${rowChildren.map((c) => html`<li>${taskLink(c.taskId)} <span class="muted">${c.taskType} · row ${c.status}</span></li>`)}</ul>` : html`<p class="muted">no children</p>`}`;
+${jobChildren.length || rowChildren.length ? html`<ul class="flow">${flowList(jobChildren)}${rowChildren.map((c) => html`<li>${taskLink(c.taskId)} <span class="muted">${c.taskType} · row ${c.status}</span></li>`)}</ul>` : html`<p class="muted">no children</p>`}`;
+}
+
+function flowList(nodes: FlowNode[]): SafeHtml {
+  return html`${nodes.map((c) => html`<li>${taskLink(c.taskId)} <span class="muted">${c.queue} · ${c.bucket}</span>${c.children.length ? html`<ul>${flowList(c.children)}</ul>` : ''}</li>`)}`;
 }
