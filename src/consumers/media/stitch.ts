@@ -7,6 +7,7 @@
  * Each video's length is discovered while decoding it, so no probe pass is needed; a video too
  * short for its overlaps fails the stitch with a message naming it.
  */
+import { rm } from 'node:fs/promises';
 import { CancelledError, MediaError, ValidationError } from '../../core/errors.ts';
 import { decodeFrames, writeVideo } from './frames-io.ts';
 import { crossfadeAlpha } from './frame-math.ts';
@@ -77,6 +78,8 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
     return { frames: writer.framesWritten };
   } catch (err) {
     writer.abort();
+    // A half-written file must not be mistaken for a result by a retry or a cleanup pass.
+    await rm(opts.outputPath, { force: true }).catch(() => {});
     if (signal?.aborted && !(err instanceof CancelledError)) throw new CancelledError(`stitch ${opts.outputPath}: aborted`);
     if (err instanceof MediaError || err instanceof ValidationError || err instanceof CancelledError) throw err;
     throw new MediaError(`stitch ${opts.outputPath} failed: ${(err as Error).message}`, { cause: err });
