@@ -50,7 +50,7 @@ export interface ReconcilerOptions {
   ingestIntervalMs?: number;
   /** Rows claimed per ingest round. @defaultValue 200 */
   ingestBatchSize?: number;
-  /** How long a row must miss its job (or be untouched) before the sweep re-dispatches it. @defaultValue 3000 */
+  /** How long a row must be seen missing its job (by two sweeps) before the sweep re-dispatches it. @defaultValue 3000 */
   sweepGraceMs?: number;
   /** @defaultValue 500 */
   sweepPageSize?: number;
@@ -231,6 +231,12 @@ export class Reconciler {
     if (this.lock.isLeader) {
       await this.sweepIfLeader();
       while ((await this.ingestIfLeader()) > 0);
+      // Rows seen without their job are only re-dispatched when a second look, after the grace period, agrees.
+      if (this.sweeper.pendingMissing > 0) {
+        await sleep(this.o.sweepGraceMs);
+        await this.lock.tick();
+        await this.sweepIfLeader();
+      }
     } else {
       this.log.warn('another reconciler leads: --once applied events only (no sweep, no ingest)');
     }

@@ -20,8 +20,9 @@ import { resolveChildFailures } from './job-facts.ts';
  *
  * Why the grace period: producers insert the row just before adding the job, and an orchestrator
  * adds children with `parent` set. Dispatching a child in that window would add it without its
- * parent (BullMQ then ignores the orchestrator's own add), so a row must have been missing its job
- * for `graceMs`, across sweeps, or not have been touched for `graceMs`, before the sweep acts.
+ * parent (BullMQ then ignores the orchestrator's own add), so a row must have been seen missing its
+ * job by two sweeps at least `graceMs` apart before the sweep acts. (The row's updated_at is no
+ * guide: a producer may insert rows well before it adds their jobs.)
  */
 
 export interface SweepResult {
@@ -154,13 +155,17 @@ export class Sweeper {
 
   private pastGrace(row: TaskRow): boolean {
     const now = Date.now();
-    let since = this.d.missingSince.get(row.taskId);
+    const since = this.d.missingSince.get(row.taskId);
     if (since === undefined) {
-      since = now;
-      this.d.missingSince.set(row.taskId, since);
+      this.d.missingSince.set(row.taskId, now);
+      return this.d.graceMs === 0;
     }
-    const updated = Date.parse(row.updatedAt);
-    return now - since >= this.d.graceMs || (Number.isFinite(updated) && now - updated >= this.d.graceMs);
+    return now - since >= this.d.graceMs;
+  }
+
+  /** Rows seen without their job and not yet re-dispatched (waiting out the grace period). */
+  get pendingMissing(): number {
+    return this.d.missingSince.size;
   }
 
   private async getRow(id: string, cache: Map<string, TaskRow | null>): Promise<TaskRow | null> {

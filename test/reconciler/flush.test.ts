@@ -46,11 +46,11 @@ for (const kind of KINDS) {
     try {
       await reconciler.start();
       const runId = 'run-flush';
-      const root = { taskId: 'orch-1', taskType: 'travel_orchestrator', params: { n: 4 }, runId, queueName: 'cpu' };
+      const root = { taskId: 'orch-1', taskType: 'travel_orchestrator', params: { n: 4 } as Record<string, unknown>, runId: runId as string | null, queueName: 'cpu' };
       const segments = [0, 1, 2, 3].map((i) => ({ taskId: `seg-${i}`, taskType: 'travel_segment', params: { segment_index: i }, runId, parentTaskId: 'orch-1', queueName: 'gpu-onnx' }));
-      const singles = [0, 1, 2, 3, 4, 5].map((i) => ({ taskId: `single-${i}`, taskType: 'noop', params: { i }, queueName: 'cpu' }));
+      const singles = [0, 1, 2, 3, 4, 5].map((i) => ({ taskId: `single-${i}`, taskType: 'noop', params: { i } as Record<string, unknown>, runId: null as string | null, queueName: 'cpu' }));
       await store.insertMany([root, ...segments, ...singles]);
-      for (const row of [root, ...singles]) await dispatcher.dispatchRow({ ...row, parentTaskId: null, runId: row.runId ?? null });
+      for (const row of [root, ...singles]) await dispatcher.dispatchRow({ ...row, parentTaskId: null });
 
       // Flush once a segment has finished and another is running: the run is half done.
       await waitFor(

@@ -88,7 +88,7 @@ for i in range(0, len(args), 2):
       addTasks: async (payloads) => void pyInsert(payloads.map((p) => [p.task_id, JSON.stringify(p)])),
       addRaw: async (taskId, text) => void pyInsert([[taskId, text]]),
       poll: async (taskId) => (select.get(taskId) as { status: string; output_location: string | null } | undefined) ?? null,
-      close: async () => reader.close(),
+      close: async () => void reader.close(),
     };
   }
   const sql = postgres(config.databaseUrl!, { max: 2, onnotice: () => {} });
@@ -103,7 +103,7 @@ for i in range(0, len(args), 2):
     },
     poll: async (taskId) => {
       const rows = await sql.unsafe(`SELECT status, output_location FROM ${t} WHERE task_id = $1`, [taskId]);
-      return (rows[0] as { status: string; output_location: string | null } | undefined) ?? null;
+      return (rows[0] as unknown as { status: string; output_location: string | null } | undefined) ?? null;
     },
     close: async () => sql.end({ timeout: 1 }),
   };

@@ -1,0 +1,136 @@
+/**
+ * Reconciler lag: job finished (the `completed` event's stream time, written by Redis) → its row
+ * updated (the batch's commit returned), at a steady job rate, on real Redis and a SQLite file,
+ * with the jobs run by a real worker process.
+ *
+ * Standalone: `node --import tsx bench/reconciler-lag.ts [rate] [seconds]` prints a table.
+ * The same file, started with `--worker`, is that worker process.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { resolveConfig } from '../src/core/config.ts';
+import { openStore } from '../src/db/open-store.ts';
+import { jobOptionsFor } from '../src/flows/job-options.ts';
+import { Reconciler } from '../src/reconciler/reconciler.ts';
+import { streamIdTimeMs } from '../src/reconciler/stream-ids.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const WARMUP_MS = 1000;
+
+function redisConnection() {
+  const u = new URL(REDIS_URL);
+  return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function runWorker(prefix: string): Promise<void> {
+  const worker = new Worker('cpu', async (job) => ({ output_location: `/bench/${job.id}.mp4` }), {
+    connection: redisConnection(),
+    prefix,
+    name: 'bench-worker',
+    concurrency: 64,
+  });
+  await worker.waitUntilReady();
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => void worker.close().then(() => process.exit(0)));
+}
+
+export async function benchReconcilerLag(opts: { rate: number; seconds: number; workDir: string }): Promise<{ p50Ms: number; p99Ms: number; applied: number }> {
+  const prefix = `{smqb-${randomBytes(4).toString('hex')}}`;
+  const config = resolveConfig({ dbType: 'sqlite', dbFile: path.join(opts.workDir, 'lag.db') }, {});
+  const store = await openStore(config);
+  const redis = new Redis(REDIS_URL);
+  const queue = new Queue('cpu', { connection: redisConnection(), prefix });
+  const lags: number[] = [];
+  let applied = 0;
+  let measureFrom = Infinity;
+  const reconciler = new Reconciler({
+    store,
+    redisUrl: REDIS_URL,
+    prefix,
+    queues: ['cpu'],
+    logger: pino({ level: 'warn' }),
+    onApplied: (b) => {
+      for (const e of b.entries) {
+        if (e.event !== 'completed') continue;
+        applied++;
+        const t = streamIdTimeMs(e.id);
+        if (t >= measureFrom) lags.push(b.appliedAt - t);
+      }
+    },
+  });
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--worker', prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      child.once('exit', (c) => reject(new Error(`bench worker exited (${c})`)));
+    });
+    await reconciler.start();
+    const total = Math.round(opts.rate * opts.seconds);
+    const ids = Array.from({ length: total }, (_, i) => `lag-${i}`);
+    // Steady rate: every 10 ms, add however many jobs the clock says are due.
+    const jobOpts = jobOptionsFor('noop');
+    const start = Date.now();
+    measureFrom = start + WARMUP_MS;
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * opts.rate));
+      if (due > sent) {
+        // Row first, then job, as smq's producers do.
+        await store.insertMany(ids.slice(sent, due).map((taskId) => ({ taskId, taskType: 'noop', params: {}, queueName: 'cpu' })));
+        await queue.addBulk(ids.slice(sent, due).map((id) => ({ name: 'noop', data: { taskType: 'noop', params: {} }, opts: { ...jobOpts, jobId: id } })));
+        sent = due;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const deadline = Date.now() + 30_000;
+    while (applied < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    lags.sort((a, b) => a - b);
+    return { p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), applied };
+  } finally {
+    child.kill('SIGTERM');
+    await reconciler.stop();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    await store.close();
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+if (isMain && process.argv[2] === '--worker') {
+  await runWorker(process.argv[3]!);
+} else if (isMain) {
+  const rate = Number(process.argv[2] ?? 1000);
+  const seconds = Number(process.argv[3] ?? 10);
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'smq-bench-lag-'));
+  try {
+    const r = await benchReconcilerLag({ rate, seconds, workDir });
+    console.log(`reconciler lag (job finished → row updated), ${rate} jobs/s for ${seconds} s, SQLite + Redis`);
+    console.log('| metric  | value | target |');
+    console.log('|---------|-------|--------|');
+    console.log(`| p50     | ${r.p50Ms} ms | |`);
+    console.log(`| p99     | ${r.p99Ms} ms | ≤ 25 ms |`);
+    console.log(`| applied | ${r.applied} completions | ${Math.round(rate * seconds)} |`);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
