@@ -56,8 +56,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const demoDir = path.resolve(opts.outputDir ?? path.join('outputs', 'demo'));
   await mkdir(demoDir, { recursive: true });
 
-  // The demo's own prefix keeps its jobs away from any smq workers already running on this Redis.
-  const base = resolveConfig({ dbType: 'sqlite', dbFile: path.join(demoDir, 'tasks.db'), queuePrefix: '{smq-demo}' });
+  // The demo's own prefix keeps its jobs away from any smq workers already running on this Redis
+  // (SMQ_DEMO_QUEUE_PREFIX overrides it, e.g. for tests sharing one Redis).
+  const queuePrefix = process.env.SMQ_DEMO_QUEUE_PREFIX?.trim() || '{smq-demo}';
+  const base = resolveConfig({ dbType: 'sqlite', dbFile: path.join(demoDir, 'tasks.db'), queuePrefix });
   const redis = await ensureRedis(base.redisUrl, { log: say });
   const config = { ...base, redisUrl: redis.url };
   const quiet = pino({ level: process.env.SMQ_LOG_LEVEL ?? 'warn' }, pino.destination(2));

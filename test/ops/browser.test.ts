@@ -11,7 +11,7 @@ import { resolveConfig } from '../../src/core/config.ts';
 import { enqueueTravel, openProducerDeps } from '../../src/producers/api.ts';
 import { writeSampleImages } from '../../src/ops/sample-images.ts';
 import { startUp, type UpHandle } from '../../src/ops/up.ts';
-import { deleteKeys, REDIS_URL, TEST_AUTH } from './support.ts';
+import { deleteKeys, parsePrometheus, REDIS_URL, TEST_AUTH } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -68,6 +68,15 @@ test('a browser logs in and sees a completed travel run with its segments, witho
       return r?.status === 'Complete' ? r : null;
     }, 180_000);
     assert.equal(root.status, 'Complete');
+
+    // After a real run, /metrics agrees with the table and has seen the jobs' durations.
+    const metricsText = await (await fetch(`${up.dashboard.url}/metrics`, { headers: { authorization: `Bearer ${TEST_AUTH.token}` } })).text();
+    const samples = parsePrometheus(metricsText);
+    const counts = await store.countsByStatus();
+    for (const [status, n] of Object.entries(counts)) assert.equal(samples.find((x) => x.name === 'smq_tasks' && x.labels.status === status)?.value, n, `smq_tasks{status="${status}"}`);
+    assert.equal(counts.Complete, run.taskIds.length);
+    const segDurations = samples.find((x) => x.name === 'smq_job_duration_seconds_count' && x.labels.task_type === 'travel_segment' && x.labels.outcome === 'completed');
+    assert.equal(segDurations?.value, run.segmentTaskIds.length);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
