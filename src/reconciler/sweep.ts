@@ -58,6 +58,8 @@ interface JobState {
   failedReason: string | null;
   finishedOn: number | null;
   attemptsMade: number | null;
+  processedBy: string | null;
+  processedOn: number | null;
 }
 
 // BullMQ's own state keys; smqKeys names only the job hash and the events stream.
@@ -68,7 +70,7 @@ async function readJobStates(redis: Redis, prefix: string, refs: readonly { queu
   const keys = smqKeys(prefix);
   const pipe = redis.pipeline();
   for (const { queue, jobId } of refs) {
-    pipe.hmget(keys.job(queue, jobId), 'timestamp', 'returnvalue', 'failedReason', 'finishedOn', 'atm');
+    pipe.hmget(keys.job(queue, jobId), 'timestamp', 'returnvalue', 'failedReason', 'finishedOn', 'atm', 'pb', 'processedOn');
     pipe.zscore(stateKey(prefix, queue, 'completed'), jobId);
     pipe.zscore(stateKey(prefix, queue, 'failed'), jobId);
   }
@@ -78,7 +80,7 @@ async function readJobStates(redis: Redis, prefix: string, refs: readonly { queu
     const [, completedScore] = res[i * 3 + 1] ?? [];
     const [, failedScore] = res[i * 3 + 2] ?? [];
     if (e1) throw e1;
-    const [timestamp, returnvalue, failedReason, finishedOn, atm] = (hash as (string | null)[]) ?? [];
+    const [timestamp, returnvalue, failedReason, finishedOn, atm, pb, processedOn] = (hash as (string | null)[]) ?? [];
     return {
       exists: timestamp != null,
       completed: completedScore != null,
@@ -87,6 +89,8 @@ async function readJobStates(redis: Redis, prefix: string, refs: readonly { queu
       failedReason: failedReason ?? null,
       finishedOn: finishedOn != null ? Number(finishedOn) : null,
       attemptsMade: atm != null ? Number(atm) : null,
+      processedBy: pb ?? null,
+      processedOn: processedOn != null ? Number(processedOn) : null,
     };
   });
 }
@@ -127,14 +131,17 @@ export class Sweeper {
         if (st.exists) {
           this.d.missingSince.delete(row.taskId);
           const at = st.finishedOn ? new Date(st.finishedOn).toISOString() : new Date().toISOString();
+          // The row gets what the missed events would have given it: who ran it and when, too.
+          const seen: Partial<TaskUpdate> = {};
+          if (st.processedBy) seen.workerId = st.processedBy;
+          if (st.processedOn) seen.startedAt = new Date(st.processedOn).toISOString();
+          if (st.attemptsMade !== null) seen.attempts = st.attemptsMade;
           if (st.completed) {
-            finished.push({ taskId: row.taskId, status: 'Complete', outputLocation: outputLocationOf(st.returnvalue ?? undefined), finishedAt: at });
+            finished.push({ taskId: row.taskId, ...seen, status: 'Complete', outputLocation: outputLocationOf(st.returnvalue ?? undefined), finishedAt: at });
             r.completed++;
           } else if (st.failed) {
             if (st.failedReason) failures.set(row.taskId, st.failedReason);
-            const u: TaskUpdate = { taskId: row.taskId, status: 'Failed', errorMessage: st.failedReason ?? 'job failed (no reason recorded)', finishedAt: at };
-            if (st.attemptsMade !== null) u.attempts = st.attemptsMade;
-            finished.push(u);
+            finished.push({ taskId: row.taskId, ...seen, status: 'Failed', errorMessage: st.failedReason ?? 'job failed (no reason recorded)', finishedAt: at });
             r.failed++;
           }
           continue;

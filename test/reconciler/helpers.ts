@@ -93,8 +93,11 @@ for i in range(0, len(args), 2):
   }
   const sql = postgres(config.databaseUrl!, { max: 2, onnotice: () => {} });
   const t = config.tableName;
-  const add = async (payload: { task_id: string }) => {
-    await sql.unsafe(`INSERT INTO ${t} (task_id, params, status) VALUES ($1, $2::jsonb, 'Queued')`, [payload.task_id, JSON.stringify(payload)]);
+  // The seed's PostgreSQL table (func_initialize_tasks_table) has task_type NOT NULL, so a seed-era
+  // SQL client there writes it, as add_task_to_db does from e88631f on; the rest is the same insert.
+  const add = async (payload: { task_id: string; task_type?: unknown }) => {
+    const taskType = typeof payload.task_type === 'string' ? payload.task_type : 'standard_wgp_task';
+    await sql.unsafe(`INSERT INTO ${t} (task_id, params, task_type, status) VALUES ($1, $2::jsonb, $3, 'Queued')`, [payload.task_id, JSON.stringify(payload), taskType]);
   };
   return {
     addTask: add,
