@@ -1,7 +1,8 @@
 /**
  * Reconciler lag: job finished (the `completed` event's stream time, written by Redis) → its row
  * updated (the batch's commit returned), at a steady job rate, on real Redis and a SQLite file,
- * with the jobs run by a real worker process.
+ * with the rows written and jobs added and run by another process (producer + worker), so the
+ * reconciler's process does nothing else.
  *
  * Standalone: `node --import tsx bench/reconciler-lag.ts [rate] [seconds]` prints a table.
  * The same file, started with `--worker`, is that worker process.
@@ -34,16 +35,35 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function runWorker(prefix: string): Promise<void> {
+/** The worker and producer process: rows first, then jobs, at a steady rate, as smq's producers do. */
+async function runWorkerAndProducer(prefix: string, dbFile: string, rate: number, seconds: number): Promise<void> {
+  const store = await openStore(resolveConfig({ dbType: 'sqlite', dbFile }, {}));
   const worker = new Worker('cpu', async (job) => ({ output_location: `/bench/${job.id}.mp4` }), {
     connection: redisConnection(),
     prefix,
     name: 'bench-worker',
     concurrency: 64,
   });
+  const queue = new Queue('cpu', { connection: redisConnection(), prefix });
   await worker.waitUntilReady();
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => void worker.close().then(() => process.exit(0)));
+  const total = Math.round(rate * seconds);
+  const ids = Array.from({ length: total }, (_, i) => `lag-${i}`);
+  const jobOpts = jobOptionsFor('noop');
+  const start = Date.now();
+  process.stdout.write(`start ${start}\n`);
+  let sent = 0;
+  // Every 10 ms, add however many jobs the clock says are due.
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
+    if (due > sent) {
+      await store.insertMany(ids.slice(sent, due).map((taskId) => ({ taskId, taskType: 'noop', params: {}, queueName: 'cpu' })));
+      await queue.addBulk(ids.slice(sent, due).map((id) => ({ name: 'noop', data: { taskType: 'noop', params: {} }, opts: { ...jobOpts, jobId: id } })));
+      sent = due;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  process.stdout.write('sent\n');
+  process.on('SIGTERM', () => void Promise.all([worker.close(), queue.close(), store.close()]).then(() => process.exit(0)));
 }
 
 export async function benchReconcilerLag(opts: { rate: number; seconds: number; workDir: string }): Promise<{ p50Ms: number; p99Ms: number; applied: number }> {
@@ -51,7 +71,7 @@ export async function benchReconcilerLag(opts: { rate: number; seconds: number; 
   const config = resolveConfig({ dbType: 'sqlite', dbFile: path.join(opts.workDir, 'lag.db') }, {});
   const store = await openStore(config);
   const redis = new Redis(REDIS_URL);
-  const queue = new Queue('cpu', { connection: redisConnection(), prefix });
+  const queue = new Queue('cpu', { connection: redisConnection(), prefix, skipMetasUpdate: true });
   const lags: number[] = [];
   let applied = 0;
   let measureFrom = Infinity;
@@ -71,30 +91,20 @@ export async function benchReconcilerLag(opts: { rate: number; seconds: number; 
     },
   });
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--worker', prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await reconciler.start();
+  const total = Math.round(opts.rate * opts.seconds);
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--worker', prefix, config.sqlitePath, String(opts.rate), String(opts.seconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      child.stdout!.on('data', (d: Buffer) => {
+        const m = /start (\d+)/.exec(d.toString());
+        if (m) measureFrom = Number(m[1]) + WARMUP_MS;
+        if (d.toString().includes('sent')) resolve();
+      });
       child.once('exit', (c) => reject(new Error(`bench worker exited (${c})`)));
     });
-    await reconciler.start();
-    const total = Math.round(opts.rate * opts.seconds);
-    const ids = Array.from({ length: total }, (_, i) => `lag-${i}`);
-    // Steady rate: every 10 ms, add however many jobs the clock says are due.
-    const jobOpts = jobOptionsFor('noop');
-    const start = Date.now();
-    measureFrom = start + WARMUP_MS;
-    let sent = 0;
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * opts.rate));
-      if (due > sent) {
-        // Row first, then job, as smq's producers do.
-        await store.insertMany(ids.slice(sent, due).map((taskId) => ({ taskId, taskType: 'noop', params: {}, queueName: 'cpu' })));
-        await queue.addBulk(ids.slice(sent, due).map((id) => ({ name: 'noop', data: { taskType: 'noop', params: {} }, opts: { ...jobOpts, jobId: id } })));
-        sent = due;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
     const deadline = Date.now() + 30_000;
     while (applied < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     lags.sort((a, b) => a - b);
@@ -117,7 +127,8 @@ export async function benchReconcilerLag(opts: { rate: number; seconds: number; 
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain && process.argv[2] === '--worker') {
-  await runWorker(process.argv[3]!);
+  const [prefix, dbFile, rate, seconds] = process.argv.slice(3);
+  await runWorkerAndProducer(prefix!, dbFile!, Number(rate), Number(seconds));
 } else if (isMain) {
   const rate = Number(process.argv[2] ?? 1000);
   const seconds = Number(process.argv[3] ?? 10);
