@@ -54,7 +54,7 @@ export function assertTableName(name: string): string {
 
 export function resolveConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): SmqConfig {
   loadDotEnv();
-  const rawType = (overrides.dbType ?? env.DB_TYPE ?? 'sqlite').trim().toLowerCase();
+  const rawType = (overrides.dbType ?? nonEmpty(env.DB_TYPE) ?? 'sqlite').trim().toLowerCase();
   if (rawType !== 'sqlite' && rawType !== 'postgres' && rawType !== 'supabase') {
     throw new ConfigError('DB_TYPE', `DB_TYPE=${JSON.stringify(rawType)} is not one of sqlite, postgres, supabase`);
   }
