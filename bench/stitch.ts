@@ -9,7 +9,7 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFrames, writeVideo } from '../src/consumers/media/frames-io.ts';
 import { newCommand, runCommand } from '../src/consumers/media/ffmpeg-run.ts';
 import { crossfadeAlpha } from '../src/consumers/media/frame-math.ts';
@@ -144,29 +144,80 @@ async function plainReencode(input: string, output: string): Promise<void> {
   await runCommand(cmd, 'plain re-encode');
 }
 
+type Approach = 'smq' | 'copy' | 'floor' | 'seed';
+const APPROACH_NAMES: Record<Approach, string> = {
+  smq: 'smq stitch (streaming)',
+  copy: 'smq stitch (copy untouched)',
+  floor: 'floor (plain re-encode)',
+  seed: 'seed (all frames in RAM)',
+};
+
+interface OneRun {
+  approach: Approach;
+  n: number;
+  inputs: string[];
+  overlap: number;
+  width: number;
+  height: number;
+  outputPath: string;
+  /** For the floor: the stitched file whose frames it re-encodes. */
+  source?: string;
+}
+
+function copyingStitch(): ((o: Parameters<typeof stitchVideos>[0]) => Promise<{ frames: number }>) | undefined {
+  return (stitchModule as Record<string, unknown>).stitchVideosCopying as ((o: Parameters<typeof stitchVideos>[0]) => Promise<{ frames: number }>) | undefined;
+}
+
+async function runOne(r: OneRun): Promise<{ seconds: number; peakRssMB: number }> {
+  const base = { overlaps: Array<number>(r.n - 1).fill(r.overlap), sharpAmt: SHARP, width: r.width, height: r.height, fps: FPS };
+  switch (r.approach) {
+    case 'smq':
+      return measure(() => stitchVideos({ ...base, inputs: r.inputs, outputPath: r.outputPath }));
+    case 'copy':
+      return measure(() => copyingStitch()!({ ...base, inputs: r.inputs, outputPath: r.outputPath }));
+    case 'floor':
+      return measure(() => plainReencode(r.source!, r.outputPath));
+    case 'seed':
+      return measure(() => seedStitch(r.inputs, r.overlap, r.width, r.height, r.outputPath));
+  }
+}
+
+/**
+ * Each measurement runs in a fresh node process: RSS a process has once reached is not given back
+ * reliably (the allocator keeps it), so a run measured after the seed's would inherit its peak.
+ */
+async function runIsolated(r: OneRun): Promise<{ seconds: number; peakRssMB: number }> {
+  const { execFile } = await import('node:child_process');
+  const self = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', self, '--one', JSON.stringify(r)], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${APPROACH_NAMES[r.approach]} (${r.n} segments) failed: ${stderr || err.message}`));
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`bench child printed no result: ${stdout} ${stderr}`));
+      }
+    });
+  });
+}
+
 export async function benchStitch(opts: StitchBenchOptions): Promise<StitchBenchRow[]> {
   const { width, height, overlap } = opts;
   const maxSegs = Math.max(...opts.segments);
   await mkdir(opts.workDir, { recursive: true });
-  const copying = (stitchModule as Record<string, unknown>).stitchVideosCopying as
-    | ((o: Parameters<typeof stitchVideos>[0]) => Promise<{ frames: number }>)
-    | undefined;
   const segmentKeyframes = (stitchModule as Record<string, unknown>).segmentKeyframes as KeyframeFn | undefined;
   const all = await makeSegments(opts, maxSegs);
-  const allKf = copying && segmentKeyframes ? await makeSegments(opts, maxSegs, segmentKeyframes) : null;
+  const allKf = copyingStitch() && segmentKeyframes ? await makeSegments(opts, maxSegs, segmentKeyframes) : null;
   const rows: StitchBenchRow[] = [];
   for (const n of opts.segments) {
-    const inputs = all.slice(0, n);
-    const overlaps = Array<number>(n - 1).fill(overlap);
+    const common = { n, overlap, width, height };
     const smqOut = path.join(opts.workDir, `smq-${n}.mp4`);
-    const base = { overlaps, sharpAmt: SHARP, width, height, fps: FPS };
-    rows.push({ name: 'smq stitch (streaming)', segments: n, ...(await measure(() => stitchVideos({ ...base, inputs, outputPath: smqOut }))) });
-    if (copying && allKf) {
-      const out = path.join(opts.workDir, `smq-copy-${n}.mp4`);
-      rows.push({ name: 'smq stitch (copy untouched)', segments: n, ...(await measure(() => copying({ ...base, inputs: allKf.slice(0, n), outputPath: out }))) });
-    }
-    rows.push({ name: 'floor (plain re-encode)', segments: n, ...(await measure(() => plainReencode(smqOut, path.join(opts.workDir, `floor-${n}.mp4`)))) });
-    rows.push({ name: 'seed (all frames in RAM)', segments: n, ...(await measure(() => seedStitch(inputs, overlap, width, height, path.join(opts.workDir, `seed-${n}.mp4`)))) });
+    const plan: OneRun[] = [{ ...common, approach: 'smq', inputs: all.slice(0, n), outputPath: smqOut }];
+    if (allKf) plan.push({ ...common, approach: 'copy', inputs: allKf.slice(0, n), outputPath: path.join(opts.workDir, `copy-${n}.mp4`) });
+    plan.push({ ...common, approach: 'floor', inputs: [], source: smqOut, outputPath: path.join(opts.workDir, `floor-${n}.mp4`) });
+    plan.push({ ...common, approach: 'seed', inputs: all.slice(0, n), outputPath: path.join(opts.workDir, `seed-${n}.mp4`) });
+    for (const r of plan) rows.push({ name: APPROACH_NAMES[r.approach], segments: n, ...(await runIsolated(r)) });
   }
   return rows;
 }
@@ -182,6 +233,11 @@ async function main(): Promise<void> {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : d;
   };
+  const one = arg('one', '');
+  if (one) {
+    console.log(JSON.stringify(await runOne(JSON.parse(one) as OneRun)));
+    return;
+  }
   const [width, height] = arg('size', '640x360').split('x').map(Number);
   const workDir = path.join(os.tmpdir(), `smq-bench-stitch-${process.pid}`);
   try {
