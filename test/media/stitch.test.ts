@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { access } from 'node:fs/promises';
 import { probeVideo, readFrames, writeVideo } from '../../src/consumers/media/frames-io.ts';
 import { stitchVideos } from '../../src/consumers/media/stitch.ts';
 import { stitchedFrameCount } from '../../src/consumers/media/frame-math.ts';
@@ -91,6 +92,13 @@ test('default output is a playable yuv420p mp4 with Σ lengths − Σ overlaps f
       stitchVideos({ inputs: files, overlaps: [10, 10], sharpAmt: 0.3, width: W, height: H, fps: 25, outputPath: path.join(dir, 'bad.mp4') }),
       (e: unknown) => e instanceof ValidationError && e.field === 'inputs[1]' && /17 frames/.test(e.message),
     );
+    const ac = new AbortController();
+    const aborted = path.join(dir, 'aborted.mp4');
+    await assert.rejects(
+      stitchVideos({ inputs: files, overlaps: [6, 8], sharpAmt: 0.3, width: W, height: H, fps: 25, outputPath: aborted, signal: ac.signal, onProgress: (d) => d === 1 && ac.abort() }),
+      (e: unknown) => (e as Error).name === 'CancelledError',
+    );
+    await assert.rejects(access(aborted), 'an aborted stitch leaves no partial file');
     await assert.rejects(
       stitchVideos({ inputs: files, overlaps: [1], sharpAmt: 0.3, width: W, height: H, fps: 25, outputPath: path.join(dir, 'bad2.mp4') }),
       (e: unknown) => e instanceof ValidationError && e.field === 'overlaps',

@@ -50,13 +50,27 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
   const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, signal });
   const scratch = opts.sharpAmt > 0 || overlaps.some((o) => o > 0) ? new CrossfadeScratch(width, height) : null;
   let held: Buffer[] = [];
+  // The next input's decoder is started while the current one is consumed, so ffmpeg's start-up
+  // (and the first frames) overlap with work instead of stalling the encoder at every join. At most
+  // two decoders exist at once, whatever the number of inputs.
+  const open = (i: number) => {
+    const it = decodeFrames(inputs[i], { width, height, signal })[Symbol.asyncIterator]();
+    const first = it.next();
+    first.catch(() => {});
+    return { it, first };
+  };
+  let next: ReturnType<typeof open> | null = open(0);
+  let cur: ReturnType<typeof open> | null = null;
   try {
     for (let i = 0; i < inputs.length; i++) {
+      cur = next!;
+      next = i + 1 < inputs.length ? open(i + 1) : null;
       const cin = i > 0 ? overlaps[i - 1] : 0;
       const cout = i < overlaps.length ? overlaps[i] : 0;
       const ring: Buffer[] = [];
       let n = 0;
-      for await (const frame of decodeFrames(inputs[i], { width, height, signal })) {
+      for (let r = await cur.first; !r.done; r = await cur.it.next()) {
+        const frame = r.value;
         if (n < cin) {
           await writer.write(crossfadeFrame(held[n], frame, crossfadeAlpha(n, cin), opts.sharpAmt, scratch!));
         } else {
@@ -77,6 +91,8 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
     await writer.close();
     return { frames: writer.framesWritten };
   } catch (err) {
+    // Stop the decoders still open; their ffmpeg would otherwise wait on a full pipe forever.
+    for (const d of [cur, next]) if (d) await d.it.return(undefined).catch(() => {});
     writer.abort();
     // A half-written file must not be mistaken for a result by a retry or a cleanup pass.
     await rm(opts.outputPath, { force: true }).catch(() => {});
