@@ -29,7 +29,8 @@ export function isImageFormat(formatName: string): boolean {
 /** Classifies ffprobe JSON output (pure, so the rule is testable without files). */
 export function classifyProbe(json: unknown): ProbeResult {
   const o = (json ?? {}) as { streams?: Array<{ codec_type?: string; width?: number; height?: number }>; format?: { format_name?: string } };
-  const video = (o.streams ?? []).find((s) => s.codec_type === 'video');
+  // A stream without dimensions is one ffprobe guessed from the file name but could not decode (e.g. text named .png).
+  const video = (o.streams ?? []).find((s) => s.codec_type === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0);
   const formatName = o.format?.format_name ?? '';
   if (!video) return { kind: null, width: null, height: null, formatName };
   return { kind: isImageFormat(formatName) ? 'image' : 'video', width: video.width ?? null, height: video.height ?? null, formatName };

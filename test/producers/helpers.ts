@@ -41,10 +41,10 @@ export interface CliRun {
 }
 
 /** Runs the steerable-motion CLI in-process (argv as a shell would split it). */
-export async function cli(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
+export async function cli(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<CliRun> {
   let out = '';
   let err = '';
-  const code = await run(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: opts.env, cwd: opts.cwd, isTTY: false });
+  const code = await run(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: opts.env, cwd: opts.cwd, isTTY: false, signal: opts.signal });
   return { code, out, err };
 }
 

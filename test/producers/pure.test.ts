@@ -7,7 +7,7 @@ import {
 import { parseResolution } from '../../src/producers/resolution.ts';
 import { expandPerSegment, expandTravel, parseTravelOptions } from '../../src/producers/travel-args.ts';
 import { buildOrchestratorDetails, planVaceRefs, SEED_ORCHESTRATOR_DETAIL_KEYS, travelTaskArgs } from '../../src/producers/travel-payload.ts';
-import { normaliseArgv, convertFlags, TRAVEL_FLAGS } from '../../src/producers/cli/flags.ts';
+import { normaliseArgv, convertFlags, lastOccurrenceWins, TRAVEL_FLAGS } from '../../src/producers/cli/flags.ts';
 import { runProgress } from '../../src/producers/progress.ts';
 import { classifyProbe } from '../../src/producers/media-check.ts';
 import { parsePoseOptions } from '../../src/producers/pose-args.ts';
@@ -193,6 +193,11 @@ describe('CLI argv normalisation', () => {
       '--input_images', 'a', '--base_prompts', 'x', '--seed=3', '--', '--not-a-flag',
     ]);
   });
+  it('lets the last occurrence of a repeated list flag win, as argparse does', () => {
+    assert.deepEqual(lastOccurrenceWins(['--base_prompts', 'a', '--seed', '1', '--base_prompts', 'b', 'c', '--frame_overlap', '-1', '--', '--base_prompts'], ['base_prompts', 'frame_overlap']), [
+      '--seed', '1', '--base_prompts', 'b', 'c', '--frame_overlap', '-1', '--', '--base_prompts',
+    ]);
+  });
   it('refuses an ambiguous prefix naming it', () => {
     assert.equal(field(() => normaliseArgv(['--segment_', '3'], known.concat('segment_mode'))), '--segment_');
   });
@@ -214,7 +219,9 @@ describe('progress and probe classification', () => {
   });
   it('tells images from videos by ffprobe format', () => {
     assert.equal(classifyProbe({ streams: [{ codec_type: 'video', width: 2, height: 2 }], format: { format_name: 'png_pipe' } }).kind, 'image');
-    assert.equal(classifyProbe({ streams: [{ codec_type: 'video' }], format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2' } }).kind, 'video');
+    assert.equal(classifyProbe({ streams: [{ codec_type: 'video', width: 64, height: 48 }], format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2' } }).kind, 'video');
+    // what ffprobe says of a text file named .png: a guessed stream it could not size
+    assert.equal(classifyProbe({ streams: [{ codec_type: 'video', width: 0, height: 0 }], format: { format_name: 'image2' } }).kind, null);
     assert.equal(classifyProbe({ streams: [{ codec_type: 'audio' }], format: { format_name: 'mp3' } }).kind, null);
   });
 });

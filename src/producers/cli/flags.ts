@@ -121,6 +121,34 @@ export function normaliseArgv(args: readonly string[], known: readonly string[])
   return out;
 }
 
+/**
+ * argparse semantics for repeated flags: the last occurrence wins. Commander would append the values
+ * of a repeated variadic flag instead, so earlier occurrences (and their values) are dropped here.
+ */
+export function lastOccurrenceWins(args: readonly string[], variadic: readonly string[]): string[] {
+  const isOption = (t: string) => t.startsWith('-') && !/^-\d/.test(t) && t !== '-';
+  const end = args.indexOf('--');
+  const head = end === -1 ? [...args] : args.slice(0, end);
+  const tail = end === -1 ? [] : args.slice(end);
+  const flagOf = (t: string) => (t.startsWith('--') ? t.slice(2).split('=')[0]! : null);
+  const last = new Map<string, number>();
+  head.forEach((t, i) => {
+    const f = flagOf(t);
+    if (f && variadic.includes(f)) last.set(f, i);
+  });
+  const out: string[] = [];
+  for (let i = 0; i < head.length; i++) {
+    const t = head[i]!;
+    const f = flagOf(t);
+    if (f && variadic.includes(f) && last.get(f) !== i) {
+      if (!t.includes('=')) while (i + 1 < head.length && !isOption(head[i + 1]!)) i++;
+      continue;
+    }
+    out.push(t);
+  }
+  return [...out, ...tail];
+}
+
 const INT = /^\s*[+-]?\d+\s*$/;
 
 function toInt(flag: string, v: string): number {

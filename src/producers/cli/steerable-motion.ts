@@ -8,7 +8,7 @@ import { enqueueDifferentPose, enqueueTravel, type EnqueueResult, type TravelEnq
 import { openProducerDeps, type OpenedProducerDeps } from '../deps.ts';
 import { parsePoseOptions } from '../pose-args.ts';
 import { expandTravel, parseTravelOptions } from '../travel-args.ts';
-import { addFlags, COMMON_FLAGS, convertFlags, normaliseArgv, OUTPUT_FLAGS, POSE_FLAGS, TRAVEL_FLAGS, type FlagSpec } from './flags.ts';
+import { addFlags, COMMON_FLAGS, convertFlags, lastOccurrenceWins, normaliseArgv, OUTPUT_FLAGS, POSE_FLAGS, TRAVEL_FLAGS, type FlagSpec } from './flags.ts';
 import { followRun } from './follow.ts';
 
 /**
@@ -65,7 +65,8 @@ function normalise(args: string[]): string[] {
   const spec = SUBCOMMANDS[args[subIdx]!];
   if (!spec) return args;
   const known = [...spec.flags, ...OUTPUT_FLAGS].map((f) => f.name).concat('help');
-  return [...args.slice(0, subIdx + 1), ...normaliseArgv(args.slice(subIdx + 1), known)];
+  const variadic = spec.flags.filter((f) => f.kind === 'strings' || f.kind === 'ints').map((f) => f.name);
+  return [...args.slice(0, subIdx + 1), ...lastOccurrenceWins(normaliseArgv(args.slice(subIdx + 1), known), variadic)];
 }
 
 /** Runs the CLI on `args` (argv without node and script); returns the exit code. */
@@ -89,7 +90,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     // Pure validation first, so bad arguments never touch the database.
     if (sub === 'travel_between_images') expandTravel(parseTravelOptions(input));
     else parsePoseOptions(input);
-    const config = resolveConfig({ dbFile: dbPathGiven ? path.resolve(io.cwd, String(raw.db_path)) : undefined }, io.env);
+    // --db_path beats SQLITE_DB_PATH_ENV (a flag wins); without either, tasks.db in the working directory, as the seed.
+    const dbFile = dbPathGiven ? String(raw.db_path) : io.env.SQLITE_DB_PATH_ENV?.trim() ? undefined : 'tasks.db';
+    const config = resolveConfig({ dbFile: dbFile === undefined ? undefined : path.resolve(io.cwd, dbFile) }, io.env);
     const deps = await openProducerDeps(config);
     try {
       const result: EnqueueResult =
