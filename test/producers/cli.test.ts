@@ -259,11 +259,14 @@ describe('Redis down, JSON, continue_from_video, strengths, --wait', { timeout: 
     assert.ok(Math.abs(red - 191) <= 3 && Math.abs(green - 64) <= 3 && Math.abs(blue - 64) <= 3, `got ${red},${green},${blue}`);
   });
 
-  it('--wait follows the run until the root row is terminal and prints the final video', async () => {
+  it('--wait follows the run until the root row is terminal and prints the final video', async (t) => {
     const dbFile = path.join(dir, 'wait.db');
     const store = await storeAt(dbFile);
-    const waiting = cli(['travel_between_images', '--input_images', 'anchor1.png', 'anchor2.png', '--base_prompts', 'p', '--resolution', '320x240', '--db_path', 'wait.db', '--wait'], { cwd: dir, env });
-    const root = await until(async () => (await store.list({ taskType: 'travel_orchestrator' }))[0], 'the orchestrator row');
+    // Aborted in `finally` so a failed assertion never leaves a wait polling and the test process alive.
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    const waiting = cli(['travel_between_images', '--input_images', 'anchor1.png', 'anchor2.png', '--base_prompts', 'p', '--resolution', '320x240', '--db_path', 'wait.db', '--wait'], { cwd: dir, env, signal: ac.signal });
+    const root = await until(async () => (await store.list({ taskType: 'travel_orchestrator' }))[0], 'the orchestrator row', 60_000);
     // Stand in for the workers and reconciler: a segment row appears and finishes, then the run.
     await store.insert({ taskId: `travel_seg_${root.runId}_00`, taskType: 'travel_segment', params: {}, runId: root.runId, parentTaskId: root.taskId, queueName: 'gpu-onnx' });
     await store.transition({ taskId: `travel_seg_${root.runId}_00`, status: 'In Progress', progress: { stage: 'generate', percent: 40 } });
@@ -275,11 +278,13 @@ describe('Redis down, JSON, continue_from_video, strengths, --wait', { timeout: 
     assert.match(r.out, /Final video: \/x\/travel_final\.mp4/);
   });
 
-  it('--wait exits 1 with the reason when the run fails, and 130 with a resume hint on Ctrl-C', async () => {
+  it('--wait exits 1 with the reason when the run fails, and 130 with a resume hint on Ctrl-C', async (t) => {
     const dbFile = path.join(dir, 'wait2.db');
     const store = await storeAt(dbFile);
-    const failing = cli(['travel_between_images', '--input_images', 'anchor1.png', 'anchor2.png', '--base_prompts', 'p', '--resolution', '320x240', '--db_path', 'wait2.db', '--wait'], { cwd: dir, env });
-    const root = await until(async () => (await store.list({ taskType: 'travel_orchestrator' }))[0], 'the orchestrator row');
+    const guard = new AbortController();
+    t.after(() => guard.abort());
+    const failing = cli(['travel_between_images', '--input_images', 'anchor1.png', 'anchor2.png', '--base_prompts', 'p', '--resolution', '320x240', '--db_path', 'wait2.db', '--wait'], { cwd: dir, env, signal: guard.signal });
+    const root = await until(async () => (await store.list({ taskType: 'travel_orchestrator' }))[0], 'the orchestrator row', 60_000);
     await store.transition({ taskId: root.taskId, status: 'Failed', errorMessage: 'segment 0 failed: out of memory' });
     const f = await failing;
     assert.equal(f.code, 1);
@@ -287,7 +292,8 @@ describe('Redis down, JSON, continue_from_video, strengths, --wait', { timeout: 
 
     const ac = new AbortController();
     const stopped = cli(['travel_between_images', '--input_images', 'anchor1.png', 'anchor2.png', '--base_prompts', 'p', '--resolution', '320x240', '--db_path', 'wait2.db', '--wait'], { cwd: dir, env, signal: ac.signal });
-    await until(async () => (await store.list({ taskType: 'travel_orchestrator' })).length === 2, 'the second orchestrator row');
+    t.after(() => ac.abort());
+    await until(async () => (await store.list({ taskType: 'travel_orchestrator' })).length === 2, 'the second orchestrator row', 60_000);
     ac.abort();
     const s = await stopped;
     assert.equal(s.code, 130);
