@@ -34,7 +34,8 @@ export interface ProgressSource {
 
 export function taskPercent(t: ProgressSource): number {
   if (t.status === 'Complete') return 100;
-  return percentOf(t.jobProgress) ?? percentOf(t.progress) ?? 0;
+  // BullMQ reports 0 for a job nobody has touched, so neither source may hide the other: take the larger.
+  return Math.max(percentOf(t.jobProgress) ?? 0, percentOf(t.progress) ?? 0);
 }
 
 export function runProgress(tasks: readonly ProgressSource[]): RunProgress {
