@@ -35,6 +35,18 @@ export async function openProducerRedis(url: string, timeoutMs = 1500): Promise<
   const redis = createFailFastRedis(url);
   // A producer must never crash on a dropped connection; the failing command itself reports it.
   redis.on('error', () => {});
+  // Without an offline queue, a command sent before the connection is ready fails at once.
+  if (redis.status !== 'ready') {
+    const ready = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), Math.max(timeoutMs, 1500));
+      redis.once('ready', () => (clearTimeout(t), resolve(true)));
+      redis.once('end', () => (clearTimeout(t), resolve(false)));
+    });
+    if (!ready) {
+      redis.disconnect();
+      return null;
+    }
+  }
   return redis;
 }
 
