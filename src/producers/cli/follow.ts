@@ -49,7 +49,7 @@ export async function followRun(o: FollowOptions): Promise<FollowOutcome> {
   const bars = o.tty && !o.quiet ? new cliProgress.MultiBar({ format: ' {name} |{bar}| {percentage}% {state}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic) : null;
   const barOf = new Map<string, cliProgress.SingleBar>();
   const lastLine = new Map<string, string>();
-  const width = Math.max(...o.stepIds.map((id) => label(id, o.runId).length), 3);
+  const width = Math.max(...o.stepIds.map((id) => label(id, o.runId).length), 3) + 2;
   let last: RunStatus | null = null;
   try {
     while (!o.signal.aborted) {
@@ -61,7 +61,9 @@ export async function followRun(o: FollowOptions): Promise<FollowOutcome> {
       }
       if (last) {
         const byId = new Map(last.tasks.map((t) => [t.taskId, t]));
-        for (const id of o.stepIds) {
+        // Steps the planner added beyond the ids known up front (e.g. an upscale) get a bar when their row appears.
+        const ids = [...o.stepIds, ...last.tasks.map((t) => t.taskId).filter((id) => id !== last!.rootTaskId && !o.stepIds.includes(id))];
+        for (const id of ids) {
           const t = byId.get(id);
           const pct = t ? Math.round(taskPercent(t)) : 0;
           const state = t ? `${t.status}${t.jobState && t.status !== 'Complete' ? ` (${t.jobState})` : ''}` : 'not planned yet';
