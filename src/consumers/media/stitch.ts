@@ -10,8 +10,7 @@
 import { rm } from 'node:fs/promises';
 import { CancelledError, MediaError, ValidationError } from '../../core/errors.ts';
 import { decodeFrames, writeVideo } from './frames-io.ts';
-import { crossfadeAlpha } from './frame-math.ts';
-import { CrossfadeScratch, crossfadeFrame } from './frame-ops.ts';
+import { Crossfader, type WarnLog } from './crossfade-onnx.ts';
 
 export interface StitchOptions {
   inputs: string[];
@@ -29,6 +28,10 @@ export interface StitchOptions {
   signal?: AbortSignal;
   /** Called after each input is consumed: (inputs done, inputs total). */
   onProgress?: (done: number, total: number) => void;
+  /** Where a fallback (no ONNX cross-fade model, no stream copy) is reported; default stderr. */
+  log?: WarnLog;
+  /** The cross-fade model; default <repo>/models/crossfade.onnx. */
+  crossfadeModelPath?: string;
 }
 
 export function validateStitch(opts: StitchOptions): void {
@@ -48,7 +51,7 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
   validateStitch(opts);
   const { inputs, overlaps, width, height, signal } = opts;
   const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, signal });
-  const scratch = opts.sharpAmt > 0 || overlaps.some((o) => o > 0) ? new CrossfadeScratch(width, height) : null;
+  const fader = new Crossfader({ width, height, sharpAmt: opts.sharpAmt, modelPath: opts.crossfadeModelPath, log: opts.log });
   let held: Buffer[] = [];
   // The next input's decoder is started while the current one is consumed, so ffmpeg's start-up
   // (and the first frames) overlap with work instead of stalling the encoder at every join. At most
@@ -68,11 +71,14 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
       const cin = i > 0 ? overlaps[i - 1] : 0;
       const cout = i < overlaps.length ? overlaps[i] : 0;
       const ring: Buffer[] = [];
+      const head: Buffer[] = [];
       let n = 0;
       for (let r = await cur.first; !r.done; r = await cur.it.next()) {
         const frame = r.value;
         if (n < cin) {
-          await writer.write(crossfadeFrame(held[n], frame, crossfadeAlpha(n, cin), opts.sharpAmt, scratch!));
+          // The whole join is blended in one batch once its last frame pair is here.
+          head.push(frame);
+          if (head.length === cin) for (const f of await fader.join(held, head)) await writer.write(f);
         } else {
           ring.push(frame);
           if (ring.length > cout) await writer.write(ring.shift()!);
