@@ -139,6 +139,14 @@ export abstract class RpcTaskStore implements TaskStore {
     if (found !== true) throw new NotFoundError(`task ${taskId} does not exist in ${this.tableName}`);
   }
 
+  async setQueueNames(taskIds: string[], queueName: string | null): Promise<number> {
+    if (!Array.isArray(taskIds) || taskIds.some((id) => typeof id !== 'string' || id === '')) {
+      throw new ValidationError('taskIds', 'must be an array of non-empty task id strings');
+    }
+    if (taskIds.length === 0) return 0;
+    return Number(await this.call('func_smq_set_queue_names', { p_task_ids: taskIds, p_queue_name: queueName }));
+  }
+
   async listOpen(limit: number, afterTaskId?: string): Promise<TaskRow[]> {
     checkLimit(limit, 'limit', 10000);
     return this.tasks('func_smq_list_open', { p_limit: limit, p_after_task_id: afterTaskId ?? null });

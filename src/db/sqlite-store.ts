@@ -19,6 +19,12 @@ const SEED_TASK_TYPE = `COALESCE(task_type,
   CASE WHEN json_valid(params) THEN CASE WHEN json_type(params, '$.task_type') = 'text' THEN json_extract(params, '$.task_type') END END,
   'standard_wgp_task')`;
 
+function assertTaskIds(taskIds: unknown): asserts taskIds is string[] {
+  if (!Array.isArray(taskIds) || taskIds.some((id) => typeof id !== 'string' || id === '')) {
+    throw new ValidationError('taskIds', 'must be an array of non-empty task id strings');
+  }
+}
+
 function sqliteNow(): string {
   return toSqliteTime(new Date().toISOString());
 }
@@ -333,6 +339,26 @@ export class SqliteStore implements TaskStore {
     if (typeof taskId !== 'string' || taskId === '') throw new ValidationError('taskId', 'must be a non-empty string');
     const changes = this.guard(() => this.s().setQueueName.run(queueName, taskId).changes);
     if (changes === 0) throw new NotFoundError(`task ${taskId} does not exist in ${this.tableName}`);
+  }
+
+  async setQueueNames(taskIds: string[], queueName: string | null): Promise<number> {
+    assertTaskIds(taskIds);
+    if (taskIds.length === 0) return 0;
+    const db = this.conn();
+    return this.guard(() =>
+      db
+        .transaction(() => {
+          let n = 0;
+          // SQLite caps bound parameters; chunks of 500 stay far below every build's limit.
+          for (let i = 0; i < taskIds.length; i += 500) {
+            const chunk = taskIds.slice(i, i + 500);
+            const stmt = db.prepare(`UPDATE "${this.tableName}" SET queue_name = ?, updated_at = ${NOW} WHERE task_id IN (${chunk.map(() => '?').join(',')})`);
+            n += stmt.run(queueName, ...chunk).changes;
+          }
+          return n;
+        })
+        .immediate(),
+    );
   }
 
   async listOpen(limit: number, afterTaskId?: string): Promise<TaskRow[]> {

@@ -76,6 +76,11 @@ export interface TaskStore {
   claimUndispatched(limit: number, claimMark: string): Promise<TaskRow[]>;
   /** Records the queue a row was dispatched to. */
   setQueueName(taskId: string, queueName: string | null): Promise<void>;
+  /**
+   * Records one queue for many rows in one statement (a bulk enqueue's addBulk). Ids that do not
+   * exist are skipped, not an error; returns how many rows were updated.
+   */
+  setQueueNames(taskIds: string[], queueName: string | null): Promise<number>;
   /** Non-terminal rows (Queued / In Progress) that were dispatched, for the sweep; keyset-paged by task_id. */
   listOpen(limit: number, afterTaskId?: string): Promise<TaskRow[]>;
 }

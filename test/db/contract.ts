@@ -299,6 +299,23 @@ export function runTaskStoreContract(label: string, makeHarness: () => Promise<C
       assert.deepEqual((await s.listOpen(10, 'k2')).map((r) => r.taskId), []);
     });
 
+    it('sets one queue name on many rows at once, skipping unknown ids', async () => {
+      const s = await fresh();
+      const ids = Array.from({ length: 1203 }, (_, i) => `m${i}`);
+      await s.insertMany(ids.map((id) => ({ taskId: id, taskType: 'noop', params: {} })));
+      // More ids than one SQLite statement may bind, plus ids that do not exist.
+      assert.equal(await s.setQueueNames([...ids.slice(0, 1200), 'nope-1', 'nope-2'], 'cpu'), 1200);
+      const rows = await s.getMany(ids);
+      assert.equal(rows.filter((r) => r.queueName === 'cpu').length, 1200);
+      assert.deepEqual(rows.filter((r) => r.queueName === null).map((r) => r.taskId).sort(), ['m1200', 'm1201', 'm1202']);
+      assert.equal((await s.listOpen(10_000)).length, 1200);
+      assert.equal(await s.setQueueNames(['m0', 'm1'], null), 2);
+      assert.equal((await s.get('m0'))?.queueName, null);
+      assert.equal(await s.setQueueNames([], 'cpu'), 0);
+      await assert.rejects(s.setQueueNames(['ok', ''], 'cpu'), (e: unknown) => e instanceof ValidationError && e.field === 'taskIds');
+      await assert.rejects(s.setQueueNames('m0' as never, 'cpu'), (e: unknown) => e instanceof ValidationError && e.field === 'taskIds');
+    });
+
     it('reads a row with malformed params without throwing', async () => {
       const s = await fresh();
       await h.insertBadParams(s.tableName, 'bad1');

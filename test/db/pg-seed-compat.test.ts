@@ -29,7 +29,7 @@ function psqlOk(query: string): string[] {
 describe('seed SQL calls against smq sql/', { timeout: 60_000 }, () => {
   before(async () => {
     schema = await createTestSchema();
-    assert.equal(await loadSqlFunctions(schema.url), 3);
+    assert.equal(await loadSqlFunctions(schema.url), 4);
   });
   after(async () => {
     await schema.drop();
@@ -134,11 +134,11 @@ describe('seed SQL calls against smq sql/', { timeout: 60_000 }, () => {
     const s2 = await createTestSchema();
     try {
       const versions = await Promise.all([1, 2, 3, 4].map(() => loadSqlFunctions(s2.url)));
-      assert.deepEqual(versions, [3, 3, 3, 3]);
+      assert.deepEqual(versions, [4, 4, 4, 4]);
       const a = pgAdmin(s2.url);
       const rows = await a`SELECT version, name FROM smq_migrations ORDER BY version`;
       await a.end({ timeout: 5 });
-      assert.deepEqual(rows.map((r) => [r.version, r.name]), [[1, '0001_seed_functions'], [2, '0002_smq'], [3, '0003_pin_search_path']]);
+      assert.deepEqual(rows.map((r) => [r.version, r.name]), [[1, '0001_seed_functions'], [2, '0002_smq'], [3, '0003_pin_search_path'], [4, '0004_set_queue_names']]);
     } finally {
       await s2.drop();
     }
@@ -157,8 +157,9 @@ describe('SECURITY DEFINER hygiene', { timeout: 30_000 }, () => {
       await loadSqlFunctions(s.url);
       const a = pgAdmin(s.url);
       const cfg = await a`SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                          WHERE n.nspname = ${s.name} AND p.proname = 'func_smq_transition'`;
-      assert.deepEqual(cfg[0].proconfig, [`search_path=${s.name}`]);
+                          WHERE n.nspname = ${s.name} AND p.proname IN ('func_smq_transition', 'func_smq_set_queue_names')`;
+      assert.equal(cfg.length, 2);
+      for (const c of cfg) assert.deepEqual(c.proconfig, [`search_path=${s.name}`], c.proname);
       await a.unsafe(`SELECT func_smq_migrate('tasks'); SELECT func_smq_insert('tasks', '{"task_id":"z","task_type":"noop","params":{}}')`);
       // A shadowing helper in another schema placed first on the caller's path is not used.
       await a.unsafe(`CREATE FUNCTION "${evil.name}".smq_apply_update(p_table_name text, p_update jsonb) RETURNS boolean LANGUAGE sql AS $$ SELECT NULL::boolean $$`);
