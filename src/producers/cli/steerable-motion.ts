@@ -159,7 +159,9 @@ async function waitFor(
 ): Promise<number> {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
-  io.signal?.addEventListener('abort', onAbort, { once: true });
+  // A signal aborted while the run was being queued never fires its listeners again.
+  if (io.signal?.aborted) controller.abort();
+  else io.signal?.addEventListener('abort', onAbort, { once: true });
   io.following?.(true);
   try {
     const outcome = await followRun({
