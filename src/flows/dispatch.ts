@@ -4,6 +4,16 @@ import { ValidationError } from '../core/errors.ts';
 import { queueForTask, type QueueName } from './queues.ts';
 import { jobOptionsFor } from './job-options.ts';
 
+export type DispatchableRow = Pick<TaskRow, 'taskId' | 'taskType' | 'params' | 'runId' | 'parentTaskId'>;
+
+/** The BullMQ job a row becomes (one definition for add() and a bulk producer's addBulk()). */
+export function jobForRow(row: DispatchableRow, extra: JobsOptions = {}): { queueName: QueueName; name: string; data: JobData; opts: JobsOptions } {
+  if (!row.params) throw new ValidationError('params', `task ${row.taskId} has params that are not a JSON object; fix the row's params`);
+  const queueName = queueForTask(row.taskType, row.params);
+  const data: JobData = { taskType: row.taskType, params: row.params, runId: row.runId, parentTaskId: row.parentTaskId };
+  return { queueName, name: row.taskType, data, opts: { ...jobOptionsFor(row.taskType), ...extra, jobId: row.taskId } };
+}
+
 /**
  * Puts a canonical row on its BullMQ queue. The job id is the row's task_id, so dispatching the
  * same row twice adds nothing (BullMQ ignores an existing id). Used by producers, the reconciler's
@@ -25,12 +35,10 @@ export class Dispatcher {
     return q;
   }
 
-  async dispatchRow(row: Pick<TaskRow, 'taskId' | 'taskType' | 'params' | 'runId' | 'parentTaskId'>, extra: JobsOptions = {}): Promise<QueueName> {
-    if (!row.params) throw new ValidationError('params', `task ${row.taskId} has params that are not a JSON object; fix the row's params`);
-    const queueName = queueForTask(row.taskType, row.params);
-    const data: JobData = { taskType: row.taskType, params: row.params, runId: row.runId, parentTaskId: row.parentTaskId };
-    await this.queue(queueName).add(row.taskType, data, { ...jobOptionsFor(row.taskType), ...extra, jobId: row.taskId });
-    return queueName;
+  async dispatchRow(row: DispatchableRow, extra: JobsOptions = {}): Promise<QueueName> {
+    const job = jobForRow(row, extra);
+    await this.queue(job.queueName).add(job.name, job.data, job.opts);
+    return job.queueName;
   }
 
   async close(): Promise<void> {

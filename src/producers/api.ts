@@ -1,13 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isKnownTaskType, KNOWN_TASK_TYPES } from '../core/types.ts';
-import { SmqError, ValidationError } from '../core/errors.ts';
 import { commitAndDispatch, priorityOpts } from './commit-and-dispatch.ts';
 import { withDeps, type ProducerDeps } from './deps.ts';
-import { assertJobId, genericTaskId, newRunId, poseRunId, poseStepIds, travelOrchestratorId, travelSegmentId, travelStitchId } from './ids.ts';
+import { newRunId, poseRunId, poseStepIds, travelOrchestratorId, travelSegmentId, travelStitchId } from './ids.ts';
 import { bringContinueVideo, prepareVaceRefs } from './input-files.ts';
 import { checkInputFile } from './media-check.ts';
 import { buildPoseDetails, parsePoseOptions, type PoseInput } from './pose-args.ts';
+import { prepareTask, type TaskField } from './task-spec.ts';
 import { expandTravel, parseTravelOptions, type TravelInput } from './travel-args.ts';
 import { buildOrchestratorDetails, logFolderFor, planVaceRefs } from './travel-payload.ts';
 
@@ -123,28 +122,21 @@ export interface EnqueueTaskOptions {
   priority?: number | null;
 }
 
+/** The single path names fields as `smq enqueue` and the table do. */
+const SINGLE_FIELDS: Record<TaskField, string> = {
+  taskType: 'task_type',
+  params: 'params',
+  taskId: 'task_id',
+  runId: 'run_id',
+  priority: 'priority',
+  'params.execution_engine': 'params.execution_engine',
+};
+
 /** Queues one task of a known type with the given params (the generic path: `smq enqueue`). */
 export async function enqueueTask(taskType: string, params: unknown, deps?: ProducerDeps, opts: EnqueueTaskOptions = {}): Promise<EnqueueResult> {
-  if (!isKnownTaskType(taskType)) {
-    throw new ValidationError('task_type', `${JSON.stringify(taskType)} is not a task type smq can run; use one of ${KNOWN_TASK_TYPES.join(', ')}`);
-  }
-  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-    throw new ValidationError('params', 'must be a JSON object, e.g. {"prompt": "a cat"}');
-  }
-  const p = params as Record<string, unknown>;
-  const taskId = assertJobId(opts.taskId ?? (typeof p.task_id === 'string' ? p.task_id : genericTaskId()), 'task_id');
-  if (opts.priority !== undefined && opts.priority !== null && (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 2_097_151)) {
-    throw new ValidationError('priority', 'must be an integer between 1 (most urgent) and 2097151');
-  }
-  const runId = opts.runId ?? null;
-  try {
-    const dispatched = await withDeps(deps, (d) => commitAndDispatch({ taskId, taskType, params: p, runId, parentTaskId: null }, d, priorityOpts(opts.priority)));
-    return { runId: runId ?? taskId, orchestratorTaskId: taskId, taskIds: [taskId], dispatched };
-  } catch (err) {
-    // queueForTask reports an unknown engine as an unknown type; at this edge it is a bad param.
-    if (err instanceof SmqError && err.code === 'UNKNOWN_TASK_TYPE' && err.message.includes('engine:')) {
-      throw new ValidationError('params.execution_engine', `${JSON.stringify(p.execution_engine)} is not an engine smq knows; use onnx, wgp or comfyui`);
-    }
-    throw err;
-  }
+  const { row, jobOpts } = prepareTask({ taskType, params, taskId: opts.taskId, runId: opts.runId, priority: opts.priority }, (f) => SINGLE_FIELDS[f]);
+  const dispatched = await withDeps(deps, (d) => commitAndDispatch(row, d, jobOpts));
+  return { runId: row.runId ?? row.taskId, orchestratorTaskId: row.taskId, taskIds: [row.taskId], dispatched };
 }
+
+export { enqueueTasks, ADD_BULK_CHUNK, type BulkTask, type BulkEnqueueResult } from './enqueue-bulk.ts';

@@ -23,7 +23,8 @@ export function quietQueue(dispatcher: Dispatcher, name: string) {
   return q;
 }
 
-function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** Rejects when `p` has not settled within `ms` (a half-open Redis connection would hang a producer). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
@@ -45,7 +46,7 @@ export async function dispatchExisting(
   const queueName = queueForTask(row.taskType, row.params);
   quietQueue(deps.dispatcher, queueName);
   try {
-    await timeout(deps.dispatcher.dispatchRow(row, jobOpts), DISPATCH_TIMEOUT_MS, `dispatching ${row.taskId}`);
+    await withTimeout(deps.dispatcher.dispatchRow(row, jobOpts), DISPATCH_TIMEOUT_MS, `dispatching ${row.taskId}`);
   } catch (err) {
     if (err instanceof SmqError) throw err;
     return false;
