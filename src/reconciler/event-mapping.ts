@@ -4,7 +4,7 @@ import { streamIdTimeMs } from './stream-ids.ts';
 /**
  * BullMQ events-stream entries → monotonic row updates (bullmq-facts §5). Pure: whatever the stream
  * does not carry (the worker name, the attempt count, a failed child's own reason) is looked up by
- * the caller for the jobs `jobIdsNeedingFacts` names, and passed in as `JobFacts`.
+ * the caller for the entries `needsFacts` names, and passed in as `JobFacts`.
  *
  * Why events for one job are coalesced here: at thousands of jobs per second each job emits
  * added/active/progress/completed within one batch, and one UPDATE per job instead of four is what
@@ -38,19 +38,24 @@ export function parseStreamEntry(id: string, flat: readonly string[]): StreamEnt
   return { id, event: fields.event ?? '', fields };
 }
 
+/**
+ * Which entries need their job hash read: the rule is data so the read script (stream-reader.ts),
+ * which looks the facts up inside Redis, and `jobIdsNeedingFacts` apply the very same one.
+ */
+export const FACT_RULE = {
+  /** Events whose update needs the job hash whatever their `prev`. */
+  always: ['active', 'failed'],
+  /** Events that need it only when they come from `active` (a retry or a stall). */
+  afterActive: ['delayed', 'waiting'],
+} as const;
+
 function isRetryOrStall(e: StreamEntry): boolean {
-  return (e.event === 'delayed' || e.event === 'waiting') && e.fields.prev === 'active';
+  return (FACT_RULE.afterActive as readonly string[]).includes(e.event) && e.fields.prev === 'active';
 }
 
-/** Job ids whose hash must be read (worker name, attempts) before this batch can be mapped. */
-export function jobIdsNeedingFacts(entries: readonly StreamEntry[]): string[] {
-  const ids = new Set<string>();
-  for (const e of entries) {
-    const id = e.fields.jobId;
-    if (!id) continue;
-    if (e.event === 'active' || e.event === 'failed' || isRetryOrStall(e)) ids.add(id);
-  }
-  return [...ids];
+/** True when this entry's update needs its job hash (worker name, attempts) to be mapped. */
+export function needsFacts(e: StreamEntry): boolean {
+  return (FACT_RULE.always as readonly string[]).includes(e.event) || isRetryOrStall(e);
 }
 
 const CHILD_FAILED = /^child (.+) failed$/;

@@ -3,26 +3,19 @@ import { smqKeys } from '../flows/queues.ts';
 import { childKeyOfFailure, describeChildFailure, parseJobKey, type JobFacts } from './event-mapping.ts';
 
 /**
- * Reads what the events stream does not carry from the job hashes, one pipeline per batch: the
- * worker name (`pb`), the attempt count (`atm`), and for a parent failed by a child the failed
- * descendant's own `failedReason`.
+ * What the events stream does not carry, from the job hashes: the worker name (`pb`) and the
+ * attempt count (`atm`), which the read script (stream-reader.ts) looks up with each batch, and
+ * for a parent failed by a child the failed descendant's own `failedReason`.
  */
 
-export async function readJobFacts(redis: Redis, prefix: string, queue: string, jobIds: readonly string[]): Promise<Map<string, JobFacts>> {
-  const out = new Map<string, JobFacts>();
-  if (jobIds.length === 0) return out;
-  const keys = smqKeys(prefix);
-  const pipe = redis.pipeline();
-  for (const id of jobIds) pipe.hmget(keys.job(queue, id), 'pb', 'atm', 'attemptsMade');
-  const results = (await pipe.exec()) ?? [];
-  jobIds.forEach((id, i) => {
-    const [err, value] = results[i] ?? [null, null];
-    if (err || !Array.isArray(value)) return;
-    const [pb, atm, legacyAtm] = value as (string | null)[];
-    const n = Number(atm ?? legacyAtm);
-    out.set(id, { processedBy: pb ?? null, attemptsMade: (atm ?? legacyAtm) !== null && Number.isFinite(n) ? n : null });
-  });
-  return out;
+/** The job hash fields this module reads, in the order `factsFromHash` expects them. */
+export const FACT_FIELDS = ['pb', 'atm', 'attemptsMade'] as const;
+
+/** JobFacts from the values of FACT_FIELDS (null for a missing field or hash). */
+export function factsFromHash([pb, atm, legacyAtm]: readonly (string | null | undefined)[]): JobFacts {
+  const raw = atm ?? legacyAtm ?? null;
+  const n = Number(raw);
+  return { processedBy: pb ?? null, attemptsMade: raw !== null && Number.isFinite(n) ? n : null };
 }
 
 const MAX_CHILD_DEPTH = 8;

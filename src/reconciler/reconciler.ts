@@ -8,11 +8,11 @@ import type { TaskUpdate } from '../core/types.ts';
 import type { TaskStore } from '../db/task-store.ts';
 import { Dispatcher } from '../flows/dispatch.ts';
 import { ALL_QUEUES, smqKeys } from '../flows/queues.ts';
-import { childKeyOfFailure, jobIdsNeedingFacts, mapEntries, type StreamEntry } from './event-mapping.ts';
+import { childKeyOfFailure, mapEntries, type StreamEntry } from './event-mapping.ts';
 import { ingestBatch } from './ingest.ts';
-import { readJobFacts, resolveChildFailures } from './job-facts.ts';
+import { resolveChildFailures } from './job-facts.ts';
 import { LeaderLock } from './leader-lock.ts';
-import { StreamReader } from './stream-reader.ts';
+import { StreamReader, type ReadBatch } from './stream-reader.ts';
 import { cursorWasTrimmed, streamIdTimeMs } from './stream-ids.ts';
 import { Sweeper, type SweepResult } from './sweep.ts';
 
@@ -317,23 +317,31 @@ export class Reconciler {
     }
   }
 
-  /** Reads once and applies what came; returns the number of events applied. */
+  /**
+   * Reads once and applies what came; returns the number of events applied. When nothing is there
+   * it waits (up to `blockMs`) for the next entry, then reads it with its facts: an idle reconciler
+   * pays one extra round trip for the first event, a busy one never waits.
+   */
   private async applyOnce(blockMs: number): Promise<number> {
     if (Date.now() - this.lastTrimCheck >= this.o.sweepIntervalMs) await this.checkTrims();
-    this.reading = true;
-    let batches: Map<string, StreamEntry[]>;
-    try {
-      batches = await this.streams.read(this.cursors, this.o.batchSize, blockMs);
-    } finally {
-      this.reading = false;
+    let batches = await this.streams.readWithFacts(this.cursors, this.o.batchSize);
+    if (batches.size === 0 && blockMs > 0) {
+      this.reading = true;
+      let arrived: boolean;
+      try {
+        arrived = await this.streams.waitForEntries(this.cursors, blockMs);
+      } finally {
+        this.reading = false;
+      }
+      if (!arrived || this.stopping) return 0;
+      batches = await this.streams.readWithFacts(this.cursors, this.o.batchSize);
     }
     let n = 0;
-    for (const [queue, entries] of batches) n += await this.applyBatch(queue, entries);
+    for (const [queue, batch] of batches) n += await this.applyBatch(queue, batch);
     return n;
   }
 
-  private async applyBatch(queue: string, entries: StreamEntry[]): Promise<number> {
-    const facts = await readJobFacts(this.cmd, this.o.prefix, queue, jobIdsNeedingFacts(entries));
+  private async applyBatch(queue: string, { entries, facts }: ReadBatch): Promise<number> {
     const childFailures = new Map<string, string>();
     for (const e of entries) {
       if (e.event === 'failed' && e.fields.jobId && childKeyOfFailure(e.fields.failedReason)) childFailures.set(e.fields.jobId, e.fields.failedReason!);
