@@ -1,13 +1,13 @@
 /**
- * Cross-fades one join at a time: all c frame pairs of the join go through models/crossfade.onnx
- * in one onnxruntime run (native, SIMD, off the event loop). If the model cannot be loaded the JS
+ * Cross-fades one join at a time: the join's frame pairs go through models/crossfade.onnx eight at
+ * a time (the model's fixed batch; native, SIMD, off the event loop). If the model cannot be loaded the JS
  * formula in frame-ops.ts does the same work, and a warning says so once per process: the stitch
  * still succeeds, only slower.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { CROSSFADE, CROSSFADE_BATCH_MULTIPLE } from '../engines/onnx/model-defs.ts';
+import { CROSSFADE, CROSSFADE_FRAMES } from '../engines/onnx/model-defs.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { crossfadeAlpha } from './frame-math.ts';
 import { CrossfadeScratch, crossfadeFrame } from './frame-ops.ts';
@@ -54,6 +54,7 @@ export type CrossfadeBackend = 'onnx' | 'js';
 
 export class Crossfader {
   private scratch: CrossfadeScratch | null = null;
+  private batch: { A: Uint8Array; B: Uint8Array } | null = null;
   private readonly frameBytes: number;
   backend: CrossfadeBackend | null = null;
 
@@ -94,28 +95,32 @@ export class Crossfader {
 
   private async joinOnnx(session: ort.InferenceSession, a: readonly Buffer[], b: readonly Buffer[]): Promise<Buffer[]> {
     const c = a.length;
-    // The model's convolutions take whole groups of frames; the padding frames are discarded.
-    const n = Math.ceil(c / CROSSFADE_BATCH_MULTIPLE) * CROSSFADE_BATCH_MULTIPLE;
+    const n = CROSSFADE_FRAMES;
     const fb = this.frameBytes;
-    const A = new Uint8Array(n * fb);
-    const B = new Uint8Array(n * fb);
-    const alpha = new Float32Array(n);
-    for (let k = 0; k < c; k++) {
-      A.set(a[k], k * fb);
-      B.set(b[k], k * fb);
-      alpha[k] = crossfadeAlpha(k, c);
-    }
     const { width: W, height: H } = this.opts;
-    const feeds = {
-      A: new ort.Tensor('uint8', A, [n, H, W, 3]),
-      B: new ort.Tensor('uint8', B, [n, H, W, 3]),
-      alpha: new ort.Tensor('float32', alpha, [n, 1, 1, 1]),
-      s: new ort.Tensor('float32', new Float32Array([Math.max(0, this.opts.sharpAmt)]), [1]),
-    };
-    const result = await session.run(feeds);
-    const out = result[CROSSFADE.output].data as Uint8Array;
+    // One pair of input batches per Crossfader, reused by every run; a last, partial batch keeps
+    // stale frames in its unused slots, whose outputs are discarded.
+    this.batch ??= { A: new Uint8Array(n * fb), B: new Uint8Array(n * fb) };
+    const { A, B } = this.batch;
+    const s = new ort.Tensor('float32', new Float32Array([Math.max(0, this.opts.sharpAmt)]), [1]);
     const frames: Buffer[] = [];
-    for (let k = 0; k < c; k++) frames.push(Buffer.from(out.buffer, out.byteOffset + k * fb, fb));
+    for (let k0 = 0; k0 < c; k0 += n) {
+      const m = Math.min(n, c - k0);
+      const alpha = new Float32Array(n);
+      for (let k = 0; k < m; k++) {
+        A.set(a[k0 + k], k * fb);
+        B.set(b[k0 + k], k * fb);
+        alpha[k] = crossfadeAlpha(k0 + k, c);
+      }
+      const result = await session.run({
+        A: new ort.Tensor('uint8', A, [n, H, W, 3]),
+        B: new ort.Tensor('uint8', B, [n, H, W, 3]),
+        alpha: new ort.Tensor('float32', alpha, [n, 1, 1, 1]),
+        s,
+      });
+      const out = result[CROSSFADE.output].data as Uint8Array;
+      for (let k = 0; k < m; k++) frames.push(Buffer.from(out.buffer, out.byteOffset + k * fb, fb));
+    }
     return frames;
   }
 }

@@ -27,6 +27,8 @@ export interface DecodeOptions {
   count?: number;
   /** Emit only the last n frames (cannot be combined with start/count). */
   last?: number;
+  /** Decoded frames ffmpeg may run ahead of the consumer (default 1): a consumer that works in bursts (a cross-fade) keeps the decoder busy meanwhile. */
+  readAhead?: number;
   signal?: AbortSignal;
 }
 
@@ -40,6 +42,8 @@ export interface WriteVideoOptions {
   crf?: number;
   /** Frame indices to force as IDR frames (so a later stitch can cut there without re-encoding). */
   keyframes?: number[];
+  /** Frames queued for ffmpeg before write() waits (default 1): lets the encoder keep working while the producer is busy. */
+  queueFrames?: number;
   signal?: AbortSignal;
 }
 
@@ -130,6 +134,7 @@ interface DecodePlan {
   filters: string[];
   count?: number;
   last?: number;
+  readAhead: number;
 }
 
 async function planDecode(file: string, opts: DecodeOptions, scaleFlags: string): Promise<DecodePlan> {
@@ -156,7 +161,8 @@ async function planDecode(file: string, opts: DecodeOptions, scaleFlags: string)
     width = h.width;
     height = h.height;
   }
-  return { width, height, filters, count, last };
+  const readAhead = opts.readAhead === undefined ? 1 : checkCount('readAhead', opts.readAhead, 1);
+  return { width, height, filters, count, last, readAhead };
 }
 
 async function* decodeWithPlan(file: string, plan: DecodePlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
@@ -171,7 +177,7 @@ async function* decodeWithPlan(file: string, plan: DecodePlan, signal: AbortSign
   cmd.inputOptions(inputOpts);
   // emitClose:false — fluent-ffmpeg treats the target's 'close' as "reader gone" and reports an
   // error if ffmpeg has not exited within 20 ms, which races on a loaded machine.
-  const out = new PassThrough({ highWaterMark: frameSize, emitClose: false, autoDestroy: false });
+  const out = new PassThrough({ highWaterMark: frameSize * plan.readAhead, emitClose: false, autoDestroy: false });
   const outOpts = ['-map', '0:v:0', '-an', '-sn', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
   if (plan.filters.length) outOpts.push('-vf', plan.filters.join(','));
   if (plan.count !== undefined) outOpts.push('-frames:v', String(plan.count));
@@ -254,8 +260,9 @@ export function writeVideo(file: string, opts: WriteVideoOptions): VideoWriter {
   const what = `encode ${file}`;
   throwIfAborted(opts.signal, what);
 
+  const queueFrames = opts.queueFrames === undefined ? 1 : checkCount('queueFrames', opts.queueFrames, 1);
   const frameSize = width * height * 3;
-  const input = new PassThrough({ highWaterMark: frameSize });
+  const input = new PassThrough({ highWaterMark: frameSize * queueFrames });
   const cmd = newCommand(input)
     .inputFormat('rawvideo')
     .inputOptions(['-pix_fmt', 'rgb24', '-video_size', `${width}x${height}`, '-framerate', String(opts.fps)]);

@@ -34,6 +34,9 @@ export interface StitchOptions {
   crossfadeModelPath?: string;
 }
 
+/** Frames buffered between each ffmpeg process and node (see stitchVideos). */
+const PIPE_FRAMES = 8;
+
 export function validateStitch(opts: StitchOptions): void {
   if (!Array.isArray(opts.inputs) || opts.inputs.length === 0) throw new ValidationError('inputs', 'need at least one video path to stitch');
   if (!Array.isArray(opts.overlaps) || opts.overlaps.length !== opts.inputs.length - 1) {
@@ -50,14 +53,17 @@ export function validateStitch(opts: StitchOptions): void {
 export async function stitchVideos(opts: StitchOptions): Promise<{ frames: number }> {
   validateStitch(opts);
   const { inputs, overlaps, width, height, signal } = opts;
-  const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, signal });
+  // Slack on both sides of node: while a join is cross-faded (a burst of work off the event loop)
+  // the encoder still has frames to encode and the decoder room to decode into. Bounded, so the
+  // memory stays flat in the number of segments.
+  const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, queueFrames: PIPE_FRAMES, signal });
   const fader = new Crossfader({ width, height, sharpAmt: opts.sharpAmt, modelPath: opts.crossfadeModelPath, log: opts.log });
   let held: Buffer[] = [];
   // The next input's decoder is started while the current one is consumed, so ffmpeg's start-up
   // (and the first frames) overlap with work instead of stalling the encoder at every join. At most
   // two decoders exist at once, whatever the number of inputs.
   const open = (i: number) => {
-    const it = decodeFrames(inputs[i], { width, height, signal })[Symbol.asyncIterator]();
+    const it = decodeFrames(inputs[i], { width, height, readAhead: PIPE_FRAMES, signal })[Symbol.asyncIterator]();
     const first = it.next();
     first.catch(() => {});
     return { it, first };
@@ -107,3 +113,7 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
     throw new MediaError(`stitch ${opts.outputPath} failed: ${(err as Error).message}`, { cause: err });
   }
 }
+
+// The stream-copy variant and the keyframe layout segments need for it (see stitch-copy.ts).
+export { stitchVideosCopying, type CopyStitchResult } from './stitch-copy.ts';
+export { segmentKeyframes, encodeForStitch } from './stitch-encode.ts';
