@@ -28,8 +28,9 @@ export interface ContextInput {
   outputRoot: string;
   debug: boolean;
   config: SmqConfig;
-  signal: AbortSignal;
-  log: Logger;
+  /** A function is called on first use (the worker makes the AbortController and child logger lazily). */
+  signal: AbortSignal | (() => AbortSignal);
+  log: Logger | (() => Logger);
   progress: (update: ProgressUpdate) => Promise<void>;
   children: () => Promise<Record<string, JobResult>>;
   /** Made on first use: only orchestrators touch it. */
@@ -46,14 +47,15 @@ export function buildHandlerContext(input: ContextInput): HandlerContext {
     parentTaskId: input.parentTaskId,
     attemptsMade: input.attemptsMade,
     outputRoot: input.outputRoot,
-    signal: input.signal,
-    log: input.log,
     progress: input.progress,
     children: input.children,
     config: input.config,
     debug: input.debug,
   } as HandlerContext;
+  const { signal, log } = input;
   Object.defineProperties(ctx, {
+    signal: typeof signal === 'function' ? { get: signal, enumerable: true } : { value: signal, enumerable: true },
+    log: typeof log === 'function' ? { get: log, enumerable: true } : { value: log, enumerable: true },
     store: { get: () => input.services.store, enumerable: true },
     engines: { get: () => input.services.engines, enumerable: true },
     outputs: { get: () => input.services.outputs, enumerable: true },

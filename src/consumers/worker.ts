@@ -19,6 +19,7 @@ import { toJobError } from './sandbox/job-errors.ts';
 import type { ChildTaskSpec, ServiceSpec } from './sandbox/protocol.ts';
 import { createWorkerServices, type OpenedServices } from './sandbox/services.ts';
 import { formatParamsError } from './sandbox/validate-params.ts';
+import { JobStop } from './job-stop.ts';
 
 /**
  * `smq worker`: one BullMQ Worker per queue this process serves, all running the same processor:
@@ -156,8 +157,7 @@ class ShutdownAbort extends Error {
 
 interface RunningJob {
   job: Job<JobData>;
-  controller: AbortController;
-  done: Promise<unknown>;
+  stop: JobStop;
 }
 
 export class SmqWorker {
@@ -173,10 +173,12 @@ export class SmqWorker {
   private closing: Promise<void> | undefined;
   private flow: { producer: FlowProducer; dispatcher: Dispatcher; connection: Redis } | undefined;
   private handingBack = false;
+  private readonly cancelledKey: string;
 
   constructor(opts: SmqWorkerOptions = {}) {
     this.options = resolveWorkerOptions(opts);
     this.log = opts.logger ?? createWorkerLogger({ name: this.options.name, debug: this.options.debug });
+    this.cancelledKey = smqKeys(this.options.prefix).cancelledSet;
   }
 
   /** Ids of the jobs running right now (tests and the dashboard's worker view). */
@@ -189,7 +191,9 @@ export class SmqWorker {
     this.registry = await loadHandlerRegistry({ plugins: o.plugins });
     this.services = createWorkerServices(this.serviceSpec());
     await this.services.ready();
-    this.commands = createRedis(o.redisUrl);
+    // Every job asks this connection whether it was cancelled; auto-pipelining sends the checks of jobs
+    // that start in the same tick in one write instead of one syscall each.
+    this.commands = createRedis(o.redisUrl, { enableAutoPipelining: true });
     this.commands.on('error', (err) => this.log.warn({ err: err.message }, 'redis error'));
     await this.subscribeCancels();
     const processor = (job: Job<JobData>, token: string | undefined, signal?: AbortSignal) => this.process(job, token, signal);
@@ -238,7 +242,7 @@ export class SmqWorker {
       this.log.warn({ running: this.runningJobIds() }, 'grace period over: handing running jobs back to the queue');
       // Connections first, so nothing the dying processors do can reach Redis as a failure.
       for (const c of this.connections) c.disconnect();
-      for (const r of this.running.values()) r.controller.abort(new ShutdownAbort());
+      for (const r of this.running.values()) r.stop.stop(new ShutdownAbort());
       await Promise.race([closed, delay(10_000)]);
     }
     if (this.flow) {
@@ -293,45 +297,54 @@ export class SmqWorker {
       // A run id cancels everything of that run the worker holds.
       if (wanted.has(id) || (r.job.data?.runId && wanted.has(r.job.data.runId))) {
         this.log.info({ taskId: id }, 'cancelling running task');
-        r.controller.abort(new CancelledError());
+        r.stop.stop(new CancelledError());
       }
     }
   }
 
   private async isCancelled(job: Job<JobData>): Promise<boolean> {
-    const key = smqKeys(this.options.prefix).cancelledSet;
-    const ids = [job.id!, job.data?.runId].filter((x): x is string => typeof x === 'string' && x !== '');
-    const hits = await Promise.all(ids.map((id) => this.commands!.sismember(key, id)));
-    return hits.some((h) => h === 1);
+    const runId = job.data?.runId;
+    const checks = [this.commands!.sismember(this.cancelledKey, job.id!)];
+    if (typeof runId === 'string' && runId !== '') checks.push(this.commands!.sismember(this.cancelledKey, runId));
+    return (await Promise.all(checks)).some((h) => h === 1);
   }
 
   private async process(job: Job<JobData>, token: string | undefined, bullSignal?: AbortSignal): Promise<JobResult> {
     const taskType = job.data?.taskType ?? job.name;
     const handler = this.registry!.get(taskType);
     if (!handler) throw new UnrecoverableError(new UnknownTaskTypeError(taskType).message);
-    if (await this.isCancelled(job)) throw new UnrecoverableError('cancelled');
-    const parsed = handler.schema.safeParse(job.data?.params ?? {});
-    if (!parsed.success) throw new UnrecoverableError(formatParamsError(taskType, parsed.error));
-
-    const controller = new AbortController();
-    const onBullAbort = () => controller.abort(new CancelledError(bullSignal?.reason ? `cancelled: ${String(bullSignal.reason)}` : 'cancelled'));
+    const stop = new JobStop();
+    // Registered before the cancel check, so a broadcast that lands while the check is in flight still reaches this job.
+    this.running.set(job.id!, { job, stop });
+    const onBullAbort = () => stop.stop(new CancelledError(bullSignal?.reason ? `cancelled: ${String(bullSignal.reason)}` : 'cancelled'));
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new TaskTimeoutError(`timed out after ${formatDuration(handler.timeoutMs)}`)), handler.timeoutMs);
-    const log = this.log.child({ taskId: job.id, taskType, queue: job.queueName, attempt: job.attemptsMade + 1 });
-    const work = this.runHandler(handler, parsed.data, job, token, controller.signal, log);
-    this.running.set(job.id!, { job, controller, done: work.catch(() => undefined) });
-    log.info('task started');
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await work;
-      return checkResult(taskType, result);
-    } catch (err) {
-      const reason = controller.signal.aborted ? controller.signal.reason : undefined;
-      if (reason instanceof ShutdownAbort) throw reason;
-      if (reason instanceof TaskTimeoutError || reason instanceof CancelledError) {
-        log.warn({ reason: reason.message }, 'task stopped');
-        throw new UnrecoverableError(reason.message);
+      if (await this.isCancelled(job)) throw new UnrecoverableError('cancelled');
+      if (stop.aborted) {
+        if (stop.reason instanceof ShutdownAbort) throw stop.reason;
+        throw new UnrecoverableError(stop.reason instanceof Error ? stop.reason.message : 'cancelled');
       }
-      throw toJobError(err);
+      const parsed = handler.schema.safeParse(job.data?.params ?? {});
+      if (!parsed.success) throw new UnrecoverableError(formatParamsError(taskType, parsed.error));
+
+      timer = setTimeout(() => stop.stop(new TaskTimeoutError(`timed out after ${formatDuration(handler.timeoutMs)}`)), handler.timeoutMs);
+      // The per-job child logger is made when something logs (at `warn` a quiet job never does).
+      let jobLog: Logger | undefined;
+      const log = () => (jobLog ??= this.log.child({ taskId: job.id, taskType, queue: job.queueName, attempt: job.attemptsMade + 1 }));
+      const work = this.runHandler(handler, parsed.data, job, token, stop, log);
+      if (this.log.isLevelEnabled('info')) log().info('task started');
+      try {
+        return checkResult(taskType, await work);
+      } catch (err) {
+        const reason = stop.aborted ? stop.reason : undefined;
+        if (reason instanceof ShutdownAbort) throw reason;
+        if (reason instanceof TaskTimeoutError || reason instanceof CancelledError) {
+          log().warn({ reason: reason.message }, 'task stopped');
+          throw new UnrecoverableError(reason.message);
+        }
+        throw toJobError(err);
+      }
     } finally {
       clearTimeout(timer);
       bullSignal?.removeEventListener('abort', onBullAbort);
@@ -339,7 +352,7 @@ export class SmqWorker {
     }
   }
 
-  private runHandler(handler: AnyTaskHandler, params: unknown, job: Job<JobData>, token: string | undefined, signal: AbortSignal, log: Logger): Promise<JobResult> {
+  private runHandler(handler: AnyTaskHandler, params: unknown, job: Job<JobData>, token: string | undefined, stop: JobStop, log: () => Logger): Promise<JobResult> {
     const progress = progressReporter(job, log);
     if (handler.isolation === 'process') {
       return (async () => {
@@ -355,10 +368,10 @@ export class SmqWorker {
           children,
           pluginModules: this.options.plugins,
           services: this.serviceSpec(),
-          logLevel: log.level,
+          logLevel: this.log.level,
           workerName: this.options.name,
         };
-        return runInChildProcess({ spec, signal, onProgress: (u) => void progress(u) });
+        return runInChildProcess({ spec, signal: stop.signal, onProgress: (u) => void progress(u) });
       })();
     }
     const ctx: HandlerContext = buildHandlerContext({
@@ -370,7 +383,7 @@ export class SmqWorker {
       outputRoot: this.options.outputRoot,
       debug: this.options.debug,
       config: this.options.config,
-      signal,
+      signal: () => stop.signal,
       log,
       progress,
       children: async () => rekeyChildrenValues(await job.getChildrenValues()),
@@ -378,22 +391,15 @@ export class SmqWorker {
       services: this.services!,
     });
     // An inline handler that ignores its signal cannot be killed; the job still ends on time.
-    return Promise.race([handler.run(params, ctx), rejectOnAbort(signal)]);
+    return Promise.race([handler.run(params, ctx), stop.stopped]);
   }
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
 }
 
 /**
  * job.updateProgress for a handler, thinned out: a chatty handler (per-frame callbacks) would
  * otherwise flood the events stream the reconciler reads. Stage changes and 100 % always go out.
  */
-function progressReporter(job: Job<JobData>, log: Logger): (u: ProgressUpdate) => Promise<void> {
+function progressReporter(job: Job<JobData>, log: () => Logger): (u: ProgressUpdate) => Promise<void> {
   let lastAt = 0;
   let lastStage = '';
   return async (u) => {
@@ -405,7 +411,7 @@ function progressReporter(job: Job<JobData>, log: Logger): (u: ProgressUpdate) =
     try {
       await job.updateProgress({ stage: u.stage, percent, ...(u.detail ? { detail: u.detail } : {}) });
     } catch (err) {
-      log.debug({ err: (err as Error).message }, 'progress update failed');
+      log().debug({ err: (err as Error).message }, 'progress update failed');
     }
   };
 }
