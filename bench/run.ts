@@ -24,7 +24,7 @@ export const BENCH_NAMES = ['dispatch', 'pickup', 'fanout', 'reconciler-lag', 's
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 export interface BenchSizes {
-  dispatch: { jobs: number; concurrency: number; inFlight: number };
+  dispatch: { jobs: number; concurrency: number };
   pickup: { tasks: number; pollTasks: number; pollIntervalMs: number };
   fanout: { sizes: number[] };
   reconcilerLag: { rate: number; seconds: number };
@@ -33,7 +33,7 @@ export interface BenchSizes {
 }
 
 export const FULL_SIZES: BenchSizes = {
-  dispatch: { jobs: 10_000, concurrency: 50, inFlight: 64 },
+  dispatch: { jobs: 10_000, concurrency: 50 },
   pickup: { tasks: 200, pollTasks: 100, pollIntervalMs: 1000 },
   fanout: { sizes: [10, 100, 1000] },
   reconcilerLag: { rate: 1000, seconds: 10 },
@@ -42,7 +42,7 @@ export const FULL_SIZES: BenchSizes = {
 };
 
 export const QUICK_SIZES: BenchSizes = {
-  dispatch: { jobs: 200, concurrency: 20, inFlight: 16 },
+  dispatch: { jobs: 200, concurrency: 20 },
   pickup: { tasks: 10, pollTasks: 3, pollIntervalMs: 200 },
   fanout: { sizes: [3, 10] },
   reconcilerLag: { rate: 200, seconds: 2 },

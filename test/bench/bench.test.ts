@@ -42,7 +42,7 @@ async function assertNoBenchKeysLeft(prefixes: string[]): Promise<void> {
 
 describe('bench functions at tiny sizes', () => {
   it('dispatch throughput: raw and smq both finish every job', { timeout: 120_000 }, async () => {
-    const r = await benchDispatchThroughput({ jobs: 60, concurrency: 10, inFlight: 8, workDir: work.dir });
+    const r = await benchDispatchThroughput({ jobs: 60, concurrency: 10, chunk: 25, workDir: work.dir });
     assert.equal(r.raw.jobs, 60);
     assert.equal(r.smq.jobs, 60);
     positive(r.raw.jobsPerSec, 'raw jobs/s');
@@ -133,7 +133,7 @@ describe('bench runner and report', () => {
   });
 
   it('targets: a miss says NO, context rows say nothing', () => {
-    const rows = dispatchRows({ raw: { jobs: 10, seconds: 1, jobsPerSec: 1000 }, smq: { jobs: 10, seconds: 2, jobsPerSec: 500, enqueueSeconds: 1, lastSweepRepairs: 0 } });
+    const rows = dispatchRows({ raw: { jobs: 10, seconds: 1, jobsPerSec: 1000 }, smq: { jobs: 10, seconds: 2, jobsPerSec: 500, enqueueSeconds: 1, lastSweepRepairs: 0, ingested: 0 } });
     assert.equal(rows[0]!.met, false);
     const table = formatTable(rows);
     assert.match(table, /0\.50×/);
