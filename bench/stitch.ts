@@ -1,7 +1,9 @@
 /**
- * Stitch benchmark (issue 8): smq's streaming stitch vs the floor (one ffmpeg decode→encode of the
- * same final frames) vs the seed's shape (every frame of every segment in RAM, blended, re-encoded),
- * side by side in one run. Peak RSS covers the process tree: node's own RSS sampled, plus the
+ * Stitch benchmark (issue 8): smq's streaming stitch and its stream-copy stitch vs the floor (one
+ * ffmpeg decode→encode of the same final frames) vs the seed's shape (every frame of every segment
+ * in RAM, blended, re-encoded), side by side in one run. The copy stitch gets segments encoded the
+ * way travel_segment publishes them (the stitch recipe, IDRs at the overlaps); the others get
+ * plain libx264 segments, as any engine's output. Peak RSS covers the process tree: node's own RSS sampled, plus the
  * VmHWM of each ffmpeg child alive at the sample.
  *
  * Standalone: `node --import tsx bench/stitch.ts [--segments 10,30] [--size 640x360] [--frames 81] [--overlap 16]`.
@@ -15,7 +17,8 @@ import { newCommand, runCommand } from '../src/consumers/media/ffmpeg-run.ts';
 import { crossfadeAlpha } from '../src/consumers/media/frame-math.ts';
 import { CrossfadeScratch, crossfadeFrame } from '../src/consumers/media/frame-ops.ts';
 import { stitchVideos } from '../src/consumers/media/stitch.ts';
-import * as stitchModule from '../src/consumers/media/stitch.ts';
+import { stitchVideosCopying } from '../src/consumers/media/stitch-copy.ts';
+import { openStitchEncoder, segmentKeyframes } from '../src/consumers/media/stitch-encode.ts';
 
 export interface StitchBenchOptions {
   segments: number[];
@@ -99,20 +102,16 @@ function patternFrame(width: number, height: number, seg: number, t: number): Bu
   return f;
 }
 
-type KeyframeFn = (length: number, overlapPrev: number, overlapNext: number) => number[];
-
-async function makeSegments(opts: StitchBenchOptions, count: number, keyframes?: KeyframeFn): Promise<string[]> {
-  const dir = path.join(opts.workDir, keyframes ? 'segments-kf' : 'segments');
+async function makeSegments(opts: StitchBenchOptions, count: number, recipe: boolean): Promise<string[]> {
+  const dir = path.join(opts.workDir, recipe ? 'segments-recipe' : 'segments');
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
   for (let s = 0; s < count; s++) {
     const file = path.join(dir, `seg${String(s).padStart(3, '0')}.mp4`);
-    const w = writeVideo(file, {
-      width: opts.width,
-      height: opts.height,
-      fps: FPS,
-      keyframes: keyframes?.(opts.frames, s > 0 ? opts.overlap : 0, s < count - 1 ? opts.overlap : 0),
-    });
+    const size = { width: opts.width, height: opts.height, fps: FPS };
+    const w = recipe
+      ? openStitchEncoder(file, { ...size, keyframes: segmentKeyframes(opts.frames, s > 0 ? opts.overlap : 0, s < count - 1 ? opts.overlap : 0) })
+      : writeVideo(file, size);
     for (let t = 0; t < opts.frames; t++) await w.write(patternFrame(opts.width, opts.height, s, t));
     await w.close();
     files.push(file);
@@ -164,8 +163,11 @@ interface OneRun {
   source?: string;
 }
 
-function copyingStitch(): ((o: Parameters<typeof stitchVideos>[0]) => Promise<{ frames: number }>) | undefined {
-  return (stitchModule as Record<string, unknown>).stitchVideosCopying as ((o: Parameters<typeof stitchVideos>[0]) => Promise<{ frames: number }>) | undefined;
+/** The copy stitch, refusing to time its fallback under the copy row's name. */
+async function copyStitch(o: Parameters<typeof stitchVideosCopying>[0]): Promise<void> {
+  const reasons: string[] = [];
+  const r = await stitchVideosCopying({ ...o, log: { warn: (obj) => void reasons.push(String((obj as { reason?: unknown }).reason)) } });
+  if (r.mode !== 'copy') throw new Error(`the copy stitch fell back to streaming: ${reasons.join('; ')}`);
 }
 
 async function runOne(r: OneRun): Promise<{ seconds: number; peakRssMB: number }> {
@@ -174,7 +176,7 @@ async function runOne(r: OneRun): Promise<{ seconds: number; peakRssMB: number }
     case 'smq':
       return measure(() => stitchVideos({ ...base, inputs: r.inputs, outputPath: r.outputPath }));
     case 'copy':
-      return measure(() => copyingStitch()!({ ...base, inputs: r.inputs, outputPath: r.outputPath }));
+      return measure(() => copyStitch({ ...base, inputs: r.inputs, outputPath: r.outputPath }));
     case 'floor':
       return measure(() => plainReencode(r.source!, r.outputPath));
     case 'seed':
@@ -206,15 +208,15 @@ export async function benchStitch(opts: StitchBenchOptions): Promise<StitchBench
   const { width, height, overlap } = opts;
   const maxSegs = Math.max(...opts.segments);
   await mkdir(opts.workDir, { recursive: true });
-  const segmentKeyframes = (stitchModule as Record<string, unknown>).segmentKeyframes as KeyframeFn | undefined;
-  const all = await makeSegments(opts, maxSegs);
-  const allKf = copyingStitch() && segmentKeyframes ? await makeSegments(opts, maxSegs, segmentKeyframes) : null;
+  const all = await makeSegments(opts, maxSegs, false);
   const rows: StitchBenchRow[] = [];
   for (const n of opts.segments) {
     const common = { n, overlap, width, height };
     const smqOut = path.join(opts.workDir, `smq-${n}.mp4`);
     const plan: OneRun[] = [{ ...common, approach: 'smq', inputs: all.slice(0, n), outputPath: smqOut }];
-    if (allKf) plan.push({ ...common, approach: 'copy', inputs: allKf.slice(0, n), outputPath: path.join(opts.workDir, `copy-${n}.mp4`) });
+    // Recipe segments per size: the last one has no overlap with a next, so it ends without that IDR.
+    const recipe = await makeSegments({ ...opts, workDir: path.join(opts.workDir, `n${n}`) }, n, true);
+    plan.push({ ...common, approach: 'copy', inputs: recipe, outputPath: path.join(opts.workDir, `copy-${n}.mp4`) });
     plan.push({ ...common, approach: 'floor', inputs: [], source: smqOut, outputPath: path.join(opts.workDir, `floor-${n}.mp4`) });
     plan.push({ ...common, approach: 'seed', inputs: all.slice(0, n), outputPath: path.join(opts.workDir, `seed-${n}.mp4`) });
     for (const r of plan) rows.push({ name: APPROACH_NAMES[r.approach], segments: n, ...(await runIsolated(r)) });

@@ -6,6 +6,7 @@ import { openStore } from '../../src/db/open-store.ts';
 import { enqueueTravel } from '../../src/producers/api.ts';
 import { Harness } from '../consumers/helpers.ts';
 import { configFor, countFrames, makeImages, startPipeline, waitForRow } from './travel.helpers.ts';
+import { probeForCopy } from '../../src/consumers/media/stitch-probe.ts';
 
 for (const mode of ['chained', 'independent'] as const) {
   test(`README sample travel (3 images, 30/10, 320x240) ends in one 60-frame 25 fps video — ${mode}`, { timeout: 240_000 }, async () => {
@@ -30,6 +31,10 @@ for (const mode of ['chained', 'independent'] as const) {
       const { frames, fps } = await countFrames(expected);
       assert.equal(frames, 60);
       assert.equal(fps, '25/1');
+      // The segments were published with the stitch recipe, so the stitch copied their middles:
+      // the final file starts a new IDR where each copied or cross-faded stretch begins (segment 0's
+      // frames 0–19, the fade 20–29, segment 1's 30–59). A re-encode would have one keyframe.
+      assert.deepEqual([...(await probeForCopy(expected)).keyframes].sort((a, b) => a - b), [0, 20, 30]);
       const finals = (await readdir(outDir)).filter((f) => f.startsWith('travel_final_'));
       assert.deepEqual(finals, [path.basename(expected)]);
       // Intermediates are gone (no --debug / --skip_cleanup).

@@ -8,6 +8,7 @@ import { buildGuideFrames, parseFadeParams } from '../media/guide.ts';
 import { decodeFrames, imageToFrame, probeVideo, writeVideo } from '../media/frames-io.ts';
 import { solidFrame } from '../media/frame-ops.ts';
 import { adjustSaturation } from '../media/ops.ts';
+import { encodeForStitch, segmentKeyframes } from '../media/stitch-encode.ts';
 import { requireFile } from './standard-wgp.ts';
 import type { HandlerContext, TaskHandler } from './types.ts';
 
@@ -57,6 +58,9 @@ const schema = z.looseObject({
   negative_prompt: z.string().default(''),
   segment_frames_target: z.number().int().positive(),
   frame_overlap_from_previous: z.number().int().min(0).default(0),
+  /** Frames the next segment shares with this one (the planner sends it; 0 or absent for the last). */
+  frame_overlap_with_next: z.number().int().min(0).optional(),
+  is_last_segment: z.boolean().optional(),
   frames_to_generate: z.number().int().positive().optional(),
   seed_to_use: z.number().int().optional(),
   current_run_base_output_dir: z.string().nullish(),
@@ -138,6 +142,55 @@ async function chainBelow(ctx: HandlerContext): Promise<Record<string, string>> 
     if (typeof v.segment_index === 'number' && typeof v.output_location === 'string') out[String(v.segment_index)] = v.output_location;
   }
   return out;
+}
+
+/**
+ * The file the segment hands on: encoded with the stitch recipe, with IDR frames where its overlaps
+ * begin and end, so travel_stitch copies its untouched middle instead of re-encoding it
+ * (stitch-copy.ts). The seed's post-generation saturation rides on the same encode. When that
+ * encode is impossible (odd size) or fails, the generated file goes on as it is and the stitch
+ * re-encodes it; a failed saturation keeps the generated colours, as the seed did.
+ */
+async function publishableVideo(
+  generated: string,
+  o: { segDir: string; idx: number; W: number; H: number; frames: number; overlapPrev: number; overlapNext: number; saturation: number | null },
+  ctx: HandlerContext,
+): Promise<string> {
+  const { saturation: sat, idx } = o;
+  const satPath = sat !== null ? path.join(o.segDir, `s${idx}_final_sat_${sat.toFixed(2)}.mp4`) : null;
+  const fallback = async (why: string): Promise<string> => {
+    ctx.log.warn({ why }, 'segment not encoded for the stream-copy stitch; the stitch will re-encode it');
+    if (sat === null) return generated;
+    try {
+      await adjustSaturation(generated, satPath!, sat, ctx.signal);
+      return satPath!;
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ctx.log.warn({ err: (err as Error).message }, 'saturation failed; keeping the generated file (as the seed did)');
+      return generated;
+    }
+  };
+  if (o.W % 2 !== 0 || o.H % 2 !== 0) return fallback(`${o.W}x${o.H} is odd; yuv420p needs even sizes`);
+  if (o.overlapPrev + o.overlapNext > o.frames) return fallback(`overlaps ${o.overlapPrev} + ${o.overlapNext} exceed the segment's ${o.frames} frames`);
+  const keyframes = segmentKeyframes(o.frames, o.overlapPrev, o.overlapNext);
+  const out = satPath ?? path.join(o.segDir, `s${idx}_final.mp4`);
+  try {
+    await encodeForStitch(generated, out, { keyframes, saturation: sat, signal: ctx.signal });
+    return out;
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    if (sat === null) return fallback((err as Error).message);
+    ctx.log.warn({ err: (err as Error).message }, 'saturation failed; keeping the generated colours (as the seed did)');
+  }
+  const plain = path.join(o.segDir, `s${idx}_final.mp4`);
+  try {
+    await encodeForStitch(generated, plain, { keyframes, signal: ctx.signal });
+    return plain;
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.log.warn({ why: (err as Error).message }, 'segment not encoded for the stream-copy stitch; the stitch will re-encode it');
+    return generated;
+  }
 }
 
 export const travelSegmentHandler: TaskHandler<Params> = {
@@ -253,19 +306,10 @@ export const travelSegmentHandler: TaskHandler<Params> = {
     for (const note of out.notes) ctx.log.info({ note }, 'engine note');
     if (out.frames !== T) throw new EngineError(`engine ${engineName} returned ${out.frames} frames for segment ${idx}; ${T} (F_i + P_i) were asked for`);
 
-    let finalPath = out.videoPath;
-    const sat = s.after_first_post_generation_saturation;
-    if (continues && sat !== null && sat !== undefined) {
-      await ctx.progress({ stage: 'saturation', percent: 92 });
-      const satPath = path.join(segDir, `s${idx}_final_sat_${sat.toFixed(2)}.mp4`);
-      try {
-        await adjustSaturation(out.videoPath, satPath, sat, ctx.signal);
-        finalPath = satPath;
-      } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        ctx.log.warn({ err: (err as Error).message }, 'saturation failed; keeping the generated file (as the seed did)');
-      }
-    }
+    const sat = continues ? (s.after_first_post_generation_saturation ?? null) : null;
+    await ctx.progress({ stage: sat !== null ? 'saturation' : 'encode', percent: 92 });
+    const overlapNext = p.is_last_segment ? 0 : (p.frame_overlap_with_next ?? 0);
+    const finalPath = await publishableVideo(out.videoPath, { segDir, idx, W, H, frames: T, overlapPrev: P, overlapNext, saturation: sat }, ctx);
     await ctx.progress({ stage: 'done', percent: 100 });
     const location = await ctx.outputs.publish(finalPath, { taskId: ctx.taskId });
     return { output_location: location, segment_index: idx, frames: T, chain_outputs: { ...(await chainBelow(ctx)), [idx]: location } };

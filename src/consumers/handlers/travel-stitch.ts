@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { MediaError, StoreError, ValidationError } from '../../core/errors.ts';
 import { ENGINES, type EngineName } from '../../core/types.ts';
 import { probeVideo } from '../media/frames-io.ts';
-import { stitchVideos } from '../media/stitch.ts';
+import { stitchVideosCopying } from '../media/stitch-copy.ts';
 import { moveInto } from './standard-wgp.ts';
 import type { HandlerContext, TaskHandler } from './types.ts';
 
 /**
  * `travel_stitch` (spec 02 §4, intended): the segments in index order (after the continue video),
- * each overlap cross-faded once by the streaming stitch, an optional upscale, and the final file
+ * each overlap cross-faded once: by the stream-copy stitch when every input carries the stitch
+ * recipe (travel_segment publishes it), otherwise by the streaming stitch, an optional upscale, and the final file
  * `travel_final_<run_id>.mp4` in the run's output dir (decision 3). The run's intermediates are
  * removed afterwards unless debug/skip_cleanup.
  */
@@ -90,7 +91,7 @@ export const travelStitchHandler: TaskHandler<Params> = {
 
     await ctx.progress({ stage: 'stitch', percent: 5 });
     const rawPath = path.join(workDir, `stitched_raw_${runId}.mp4`);
-    const { frames } = await stitchVideos({
+    const { frames, mode } = await stitchVideosCopying({
       inputs,
       overlaps,
       sharpAmt: p.crossfade_sharp_amt,
@@ -99,8 +100,10 @@ export const travelStitchHandler: TaskHandler<Params> = {
       fps: p.fps_final_video,
       outputPath: rawPath,
       signal: ctx.signal,
+      log: ctx.log,
       onProgress: (done, total) => void ctx.progress({ stage: 'stitch', percent: 5 + (done / total) * 75 }),
     });
+    ctx.log.info({ mode, frames, inputs: inputs.length }, 'stitched');
     if (p.expected_final_frames !== undefined && !p.initial_continued_video_path && frames !== p.expected_final_frames) {
       throw new MediaError(`stitched ${frames} frames for run ${runId}, the plan says Σ segment_frames = ${p.expected_final_frames}`);
     }

@@ -6,6 +6,8 @@ export { blend, desaturate, brightness, grayFrame, solidFrame, crossfadeFrame, C
 export { buildGuideFrames, parseFadeParams, DEFAULT_FADE } from './guide.ts';
 export type { FadeParams, GuideInput, Guide } from './guide.ts';
 export { stitchVideos } from './stitch.ts';
+export { stitchVideosCopying } from './stitch-copy.ts';
+export { encodeForStitch, segmentKeyframes } from './stitch-encode.ts';
 export type { StitchOptions } from './stitch.ts';
 export { adjustSaturation, scaleVideo, extractFrame, concatVideos } from './ops.ts';
 export { segmentTotalFrames, stitchedFrameCount, crossfadeAlpha, wanLength } from './frame-math.ts';

@@ -114,6 +114,3 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
   }
 }
 
-// The stream-copy variant and the keyframe layout segments need for it (see stitch-copy.ts).
-export { stitchVideosCopying, type CopyStitchResult } from './stitch-copy.ts';
-export { segmentKeyframes, encodeForStitch } from './stitch-encode.ts';
