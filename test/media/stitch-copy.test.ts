@@ -9,7 +9,7 @@ import { stitchVideos } from '../../src/consumers/media/stitch.ts';
 import { Crossfader } from '../../src/consumers/media/crossfade-onnx.ts';
 import { concatScript, copyPlan, stitchVideosCopying } from '../../src/consumers/media/stitch-copy.ts';
 import { encodeForStitch, openStitchEncoder, segmentKeyframes } from '../../src/consumers/media/stitch-encode.ts';
-import { probeForCopy, whyNotCopyable, type CopyProbe } from '../../src/consumers/media/stitch-probe.ts';
+import { probeForCopy, probeMp4ForCopy, whyNotCopyable, type CopyProbe } from '../../src/consumers/media/stitch-probe.ts';
 import { ValidationError } from '../../src/core/errors.ts';
 import { gradientFrame, noiseFrame, tempDir } from './helpers.ts';
 
@@ -133,6 +133,7 @@ test('whyNotCopyable: null for recipe inputs, otherwise a reason naming the inpu
   assert.match(why(0, { rate: [16, 1] }), /inputs\[0\].*16\/1 fps, the stitch at 25/);
   assert.match(why(1, { hasBFrames: 2 }), /inputs\[1\].*B-frames/);
   assert.match(why(1, { sar: '4:3' }), /inputs\[1\].*sample aspect ratio 4:3/);
+  assert.match(why(1, { editList: '1 edit(s), the first from media time 1024' }), /inputs\[1\].*edit list that hides frames/);
   assert.match(why(2, { extradataHash: 'MD5:other' }), /inputs\[2\].*other codec headers/);
   assert.match(why(1, { keyframes: new Set([0, 6]) }), /inputs\[1\].*no keyframe at frame\(s\) 14/);
   assert.match(why(0, { keyframes: new Set([0]) }), /inputs\[0\].*no keyframe at frame\(s\) 14/);
@@ -252,6 +253,50 @@ test('encodeForStitch turns any video into a copyable segment (saturation in the
     const [b] = await readFrames(recipe, { count: 1 });
     assert.ok(spread(b) < spread(a) * 0.75, `saturation applied (${spread(b).toFixed(1)} vs ${spread(a).toFixed(1)})`);
     await assert.rejects(encodeForStitch(plain, path.join(dir, 'x.mp4'), { saturation: 7 }), (e: unknown) => e instanceof ValidationError && e.field === 'saturation');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the MP4 sample-table probe reads what ffprobe reads; other containers are left to ffprobe', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const W = 48, H = 32;
+    const frames = Array.from({ length: 24 }, (_, t) => frameOf(W, H, 3, t));
+    const recipe = path.join(dir, 'recipe.mp4');
+    await recipeSegment(recipe, frames, W, H, 4, 6);
+    const plain = path.join(dir, 'plain.mp4');
+    await plainSegment(plain, frames, W, H);
+    const lossless = path.join(dir, 'lossless.mp4');
+    const lw = writeVideo(lossless, { width: W, height: H, fps: 25, lossless: true });
+    for (const f of frames) await lw.write(f);
+    await lw.close();
+    const same = (a: CopyProbe, b: CopyProbe) => {
+      for (const k of ['codec', 'width', 'height', 'rate', 'sar', 'frames'] as const) assert.deepEqual(b[k], a[k], `${path.basename(a.file)} ${k}`);
+      // ffprobe also flags non-IDR I-frames as key (its parser sees the I slices); the sync-sample
+      // table lists only real cut points, so it may hold fewer, never others.
+      for (const k of b.keyframes) assert.ok(a.keyframes.has(k), `${path.basename(a.file)} keyframe ${k}`);
+      assert.equal(b.hasBFrames > 0, a.hasBFrames > 0, `${path.basename(a.file)} B-frames`);
+      assert.equal(b.pixFmt === 'yuv420p', a.pixFmt === 'yuv420p', `${path.basename(a.file)} yuv420p or not`);
+    };
+    const fromTables = await Promise.all([recipe, plain, lossless].map((f) => probeMp4ForCopy(f)));
+    const fromFfprobe = await Promise.all([recipe, plain, lossless].map((f) => probeForCopy(f)));
+    fromTables.forEach((p, i) => same(fromFfprobe[i], p!));
+    for (const i of [0, 1]) assert.deepEqual([...fromTables[i]!.keyframes].sort((x, y) => x - y), [...fromFfprobe[i].keyframes].sort((x, y) => x - y));
+    assert.deepEqual([...fromTables[0]!.keyframes].sort((x, y) => x - y), [0, 4, 18]);
+    assert.equal(fromTables[0]!.editList, undefined);
+    // x264's B-frames delay the first shown frame with an edit list; neither is copyable.
+    assert.match(fromTables[1]!.editList ?? '', /media time [1-9]/);
+    // The same recipe gives the same codec headers; another encoder setting does not.
+    const again = path.join(dir, 'again.mp4');
+    await recipeSegment(again, frames.slice(0, 10), W, H, 0, 0);
+    assert.equal((await probeMp4ForCopy(again))!.extradataHash, fromTables[0]!.extradataHash);
+    assert.notEqual(fromTables[1]!.extradataHash, fromTables[0]!.extradataHash);
+
+    const mkv = path.join(dir, 'recipe.mkv');
+    await run('ffmpeg', ['-v', 'error', '-i', recipe, '-c', 'copy', mkv]);
+    assert.equal(await probeMp4ForCopy(mkv), null);
+    assert.equal(await probeMp4ForCopy(path.join(dir, 'missing.mp4')), null);
   } finally {
     await cleanup();
   }

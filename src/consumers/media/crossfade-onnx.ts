@@ -27,7 +27,9 @@ function loadSession(modelPath: string): Promise<ort.InferenceSession | Error> {
   let s = sessions.get(modelPath);
   if (!s) {
     // One intra-op thread: the stitch's decoder and encoder (ffmpeg) need the other cores.
-    s = ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1 }).then(
+    // No memory pattern: it pre-plans one block for every intermediate at once (~80 MB more peak
+    // RSS at 640×360) and measured no faster than allocating from the arena as the run goes.
+    s = ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, enableMemPattern: false }).then(
       (session) => {
         const missing = CROSSFADE.inputs.filter((n) => !session.inputNames.includes(n));
         return missing.length ? new Error(`inputs [${session.inputNames.join(', ')}] lack ${missing.join(', ')}`) : session;

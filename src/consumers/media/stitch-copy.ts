@@ -17,7 +17,7 @@ import { Crossfader } from './crossfade-onnx.ts';
 import { faststartFor, newCommand, runCommand } from './ffmpeg-run.ts';
 import { decodeFrames } from './frames-io.ts';
 import { openStitchEncoder } from './stitch-encode.ts';
-import { probeForCopy, rateOf, whyNotCopyable, type CopyProbe } from './stitch-probe.ts';
+import { probeForCopyFast, rateOf, whyNotCopyable, type CopyProbe } from './stitch-probe.ts';
 import { stitchVideos, validateStitch, type StitchOptions } from './stitch.ts';
 
 export interface CopyStitchResult {
@@ -90,7 +90,7 @@ export async function stitchVideosCopying(opts: StitchOptions): Promise<CopyStit
 
   let probes: CopyProbe[];
   try {
-    probes = await Promise.all(inputs.map((f) => probeForCopy(f, signal)));
+    probes = await probeAll(inputs, signal);
   } catch (err) {
     if (signal?.aborted) throw new CancelledError(`stitch ${opts.outputPath}: aborted`);
     // An unreadable input fails the streaming stitch too, with its decoder's message.
@@ -119,7 +119,7 @@ export async function stitchVideosCopying(opts: StitchOptions): Promise<CopyStit
     if (plan.fadeTotal > 0) {
       const fadesPath = path.join(work, 'fades.mp4');
       await encodeFades(opts, path.join(work, 'overlaps.ffconcat'), plan.decode, plan.fadeStarts, fadesPath);
-      const fades = await probeForCopy(fadesPath, signal);
+      const fades = await probeForCopyFast(fadesPath, signal);
       if (fades.extradataHash !== probes[0].extradataHash || fades.profile !== probes[0].profile) {
         return await streaming(`the segments' codec headers differ from this encoder's (encoded with another crf/preset/x264?)`);
       }
@@ -129,7 +129,7 @@ export async function stitchVideosCopying(opts: StitchOptions): Promise<CopyStit
     const cmd = newCommand(list).inputFormat('concat').inputOptions(['-safe', '0', '-nostdin']);
     cmd.output(opts.outputPath).outputOptions(['-map', '0:v:0', '-c', 'copy', ...faststartFor(opts.outputPath)]);
     await runCommand(cmd, `assemble ${opts.outputPath}`, signal);
-    const out = await probeForCopy(opts.outputPath, signal);
+    const out = await probeForCopyFast(opts.outputPath, signal);
     if (out.frames !== expected) throw new MediaError(`stream-copy stitch wrote ${out.frames} frames, expected ${expected}`);
     opts.onProgress?.(inputs.length, inputs.length);
     return { frames: expected, mode: 'copy' };
@@ -141,6 +141,23 @@ export async function stitchVideosCopying(opts: StitchOptions): Promise<CopyStit
   } finally {
     await rm(work, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/**
+ * Two ffprobes at a time: each loads all of ffmpeg's libraries (tens of MB, ~0.1 s of CPU), so
+ * thirty at once would spike the memory without finishing sooner on a few cores.
+ */
+async function probeAll(files: readonly string[], signal: AbortSignal | undefined): Promise<CopyProbe[]> {
+  const out: CopyProbe[] = new Array(files.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < files.length) {
+      const i = next++;
+      out[i] = await probeForCopyFast(files[i], signal);
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  return out;
 }
 
 /**
