@@ -4,7 +4,7 @@ import { commitAndDispatch, priorityOpts } from './commit-and-dispatch.ts';
 import { withDeps, type ProducerDeps } from './deps.ts';
 import { newRunId, poseRunId, poseStepIds, travelOrchestratorId, travelSegmentId, travelStitchId } from './ids.ts';
 import { bringContinueVideo, prepareVaceRefs } from './input-files.ts';
-import { checkInputFile } from './media-check.ts';
+import { checkInputFile, checkInputFiles } from './media-check.ts';
 import { buildPoseDetails, parsePoseOptions, type PoseInput } from './pose-args.ts';
 import { prepareTask, type TaskField } from './task-spec.ts';
 import { expandTravel, parseTravelOptions, type TravelInput } from './travel-args.ts';
@@ -47,8 +47,7 @@ export async function enqueueTravel(input: TravelInput, deps?: ProducerDeps, ctx
   const cwd = ctx.cwd ?? process.cwd();
   const opts = parseTravelOptions(input);
   const expansion = expandTravel(opts);
-  const imagePaths: string[] = [];
-  for (const img of opts.input_images) imagePaths.push(await checkInputFile(img, 'image', '--input_images', cwd));
+  const imagePaths = await checkInputFiles(opts.input_images, 'image', '--input_images', cwd);
 
   const runId = newRunId();
   const orchestratorTaskId = travelOrchestratorId(runId);
