@@ -92,7 +92,7 @@ export function fanOutRows(rows: FanOutRow[], label = 'fan-out'): BenchRow[] {
       baselineName: 'raw FlowProducer',
       target: '≤ 1.5× raw',
       met: ratio === null ? false : ratio <= 1.5,
-      note: `${f.treeDataBytes >= 2 ** 20 ? `${(f.treeDataBytes / 2 ** 20).toFixed(1)} MiB` : `${(f.treeDataBytes / 1024).toFixed(1)} KiB`} of params in the tree`,
+      note: `${f.treeDataBytes >= 2 ** 20 ? `${(f.treeDataBytes / 2 ** 20).toFixed(1)} MiB` : `${(f.treeDataBytes / 1024).toFixed(1)} KiB`} of params in the ${f.tree === 'seed payload' ? 'tree, the seed payload in every segment' : f.tree === 'planned' ? 'tree smq plans' : 'tree'}`,
     });
   });
   if (rows.length >= 2) {
