@@ -14,7 +14,7 @@ import type { TaskStore } from '../src/db/task-store.ts';
 import { Dispatcher } from '../src/flows/dispatch.ts';
 import { createFlowControl } from '../src/flows/flow-control.ts';
 import { CPU_QUEUE, queueForTask } from '../src/flows/queues.ts';
-import { parseOrchestratorDetails } from '../src/flows/travel-details.ts';
+import { parseOrchestratorDetails, type OrchestratorDetails } from '../src/flows/travel-details.ts';
 import { benchConfig, benchPrefix, dropPrefix, median, openRedis, round } from './support.ts';
 
 export interface FanOutBenchOptions {
@@ -23,9 +23,11 @@ export interface FanOutBenchOptions {
   /** Measurements per size (the median is reported); 1000-segment runs are measured once. */
   repeats?: number;
   /**
-   * 'spec': the planner's tree as is (every segment carries the whole details as
-   * `full_orchestrator_payload`, the seed's wire format, so bytes grow as N²).
-   * 'lean': the same tree and ids without that key, to show the cost of structure alone.
+   * 'spec' (the default): the seed's wire format — the planned tree with every segment also
+   * carrying the whole details as `full_orchestrator_payload` and the run's image list, as the
+   * seed's segments (and smq's planner until it stopped copying them) did, so bytes grow as N².
+   * 'lean': the tree smq's planner writes (segments load those from the orchestrator row), the
+   * tree the travel_orchestrator handler really adds.
    */
   payload?: 'spec' | 'lean';
 }
@@ -38,6 +40,8 @@ export interface FanOutRow {
   rawMsPerSegment: number;
   /** Bytes of params in the tree (with 'spec' each segment carries the whole details). */
   treeDataBytes: number;
+  /** Which tree was measured: 'planned' (what smq adds) or 'seed payload' (the 'spec' variant). */
+  tree: 'planned' | 'seed payload';
 }
 
 /** The details a client writes for an N-segment travel (short strings, seed defaults elsewhere). */
@@ -56,12 +60,17 @@ export function travelDetailsFor(n: number, runId: string, root: string): Record
   };
 }
 
-function lean(trees: ChildTask[]): ChildTask[] {
-  return trees.map((t) => {
-    const { full_orchestrator_payload: _drop, ...params } = t.params;
-    return { ...t, params, ...(t.children ? { children: lean(t.children) } : {}) };
-  });
-}
+type Shape = (trees: ChildTask[], details: OrchestratorDetails) => ChildTask[];
+
+const planned: Shape = (trees) => trees;
+
+/** The seed's segment payload on top of the planned tree: the whole details and the image list, in every segment. */
+const seedPayload: Shape = (trees, details) =>
+  trees.map((t) => ({
+    ...t,
+    params: t.taskType === 'travel_segment' ? { ...t.params, full_orchestrator_payload: details, input_image_paths_resolved: details.input_image_paths_resolved } : t.params,
+    ...(t.children ? { children: seedPayload(t.children, details) } : {}),
+  }));
 
 function rawFlow(node: ChildTask, prefix: string): FlowJob {
   const children = (node.children ?? []).map((c) => rawFlow(c, prefix));
@@ -128,7 +137,7 @@ async function closeWorld(w: World): Promise<void> {
   for (const c of w.connections) c.disconnect();
 }
 
-async function smqOnce(w: World, store: TaskStore, n: number, runId: string, root: string, shape: (t: ChildTask[]) => ChildTask[]): Promise<{ ms: number; bytes: number }> {
+async function smqOnce(w: World, store: TaskStore, n: number, runId: string, root: string, shape: Shape): Promise<{ ms: number; bytes: number }> {
   const orchestratorId = `bench_orch_${runId}`;
   const raw = travelDetailsFor(n, runId, root);
   await store.insert({ taskId: orchestratorId, taskType: 'travel_orchestrator', params: { orchestrator_details: raw }, runId, queueName: CPU_QUEUE });
@@ -136,7 +145,7 @@ async function smqOnce(w: World, store: TaskStore, n: number, runId: string, roo
   const t0 = performance.now();
   const details = parseOrchestratorDetails(raw, { fallbackRunId: orchestratorId, outputRoot: root });
   const plan = await planFromRows(details, { store, taskId: orchestratorId });
-  const tree = shape(plan.tree);
+  const tree = shape(plan.tree, details);
   await createFlowControl(job, token, { store, flowProducer: w.flowProducer, queues: w.dispatcher }).addChildren(tree);
   const ms = performance.now() - t0;
   const rows = await store.listByRun(runId);
@@ -145,14 +154,14 @@ async function smqOnce(w: World, store: TaskStore, n: number, runId: string, roo
   return { ms, bytes: dataBytes(tree) };
 }
 
-async function rawOnce(w: World, n: number, runId: string, root: string, shape: (t: ChildTask[]) => ChildTask[]): Promise<number> {
+async function rawOnce(w: World, n: number, runId: string, root: string, shape: Shape): Promise<number> {
   const orchestratorId = `bench_orch_${runId}`;
   const raw = travelDetailsFor(n, runId, root);
   // The same tree smq plans, built before the clock starts: a raw user already has it in hand.
   const details = parseOrchestratorDetails(raw, { fallbackRunId: orchestratorId, outputRoot: root });
   const plan = await planFromRows(details, { store: EMPTY_STORE, taskId: orchestratorId });
   const { job } = await activeParent(w.queue, w.worker, orchestratorId, { taskType: 'travel_orchestrator', params: { orchestrator_details: raw }, runId });
-  const trees = shape(plan.tree).map((t) => rawFlow(t, w.prefix));
+  const trees = shape(plan.tree, details).map((t) => rawFlow(t, w.prefix));
   const t0 = performance.now();
   for (const t of trees) await w.flowProducer.add({ ...t, opts: { ...t.opts, parent: { id: job.id!, queue: job.queueQualifiedName } } });
   return performance.now() - t0;
@@ -165,7 +174,7 @@ export async function benchFanOut(opts: FanOutBenchOptions): Promise<FanOutRow[]
   const store = await openStore(benchConfig(path.join(opts.workDir, `fanout-${Date.now()}.db`), '{unused}'));
   // Paths in the details are only strings here; a short, realistic root keeps their size typical.
   const root = '/srv/smq/outputs';
-  const shape = opts.payload === 'lean' ? lean : (t: ChildTask[]) => t;
+  const shape = opts.payload === 'lean' ? planned : seedPayload;
   const smqWorld = world('smq-fanout');
   const rawWorld = world('raw-fanout');
   let run = 0;
@@ -197,7 +206,7 @@ export async function benchFanOut(opts: FanOutBenchOptions): Promise<FanOutRow[]
       }
       const s = median(smqMs);
       const rw = median(rawMs);
-      rows.push({ segments: n, smqMs: round(s, 2), rawMs: round(rw, 2), smqMsPerSegment: round(s / n), rawMsPerSegment: round(rw / n), treeDataBytes: bytes });
+      rows.push({ segments: n, smqMs: round(s, 2), rawMs: round(rw, 2), smqMsPerSegment: round(s / n), rawMsPerSegment: round(rw / n), treeDataBytes: bytes, tree: opts.payload === 'lean' ? 'planned' : 'seed payload' });
     }
     return rows;
   } finally {

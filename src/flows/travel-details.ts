@@ -7,9 +7,9 @@ import { ENGINES } from '../core/types.ts';
  * The `orchestrator_details` object of a `travel_orchestrator` row (spec 01 §3.3, 02 §1), validated.
  *
  * An old client's row carries only the seed's keys, so every key smq added (`segment_mode`) and
- * every key the seed's worker fell back on has a default here. Unknown keys are kept: the whole
- * object is handed to every segment as `full_orchestrator_payload`, and old readers of `params`
- * must still find what they wrote.
+ * every key the seed's worker fell back on has a default here. Unknown keys are kept: old readers
+ * of `params` must still find what they wrote, and segments load the run's settings they do not
+ * carry (the image list) from the orchestrator row's details.
  */
 
 export const SEGMENT_MODES = ['chained', 'independent'] as const;

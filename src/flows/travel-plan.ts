@@ -16,9 +16,16 @@ import type { OrchestratorDetails } from './travel-details.ts';
  * - independent: stitch ← {seg0, …, seg(n−1)}    (siblings: as many GPUs as segments)
  */
 
-/** Keys copied verbatim from the details into every segment (spec 02 §2 "copied from details"). */
+/**
+ * Keys copied verbatim from the details into every segment (spec 02 §2 "copied from details"),
+ * except the two that list the whole run: `full_orchestrator_payload` (the details themselves)
+ * and `input_image_paths_resolved` (N+1 paths). Copied into N segments they made a run's params
+ * grow as N² — 98 MiB at 1,000 segments, written twice (table and Redis) while the orchestrator
+ * waits. A segment without them loads them from its orchestrator row's
+ * `params.orchestrator_details`, as spec 02 §3.1 specifies and the segment handler does; that row
+ * keeps every key the client wrote.
+ */
 const SEGMENT_COPIED_KEYS = [
-  'input_image_paths_resolved',
   'continue_from_video_resolved_path',
   'parsed_resolution_wh',
   'model_name',
@@ -136,7 +143,6 @@ export function planTravel(input: {
       segment_index: i,
       is_first_segment: i === 0,
       is_last_segment: i === n - 1,
-      full_orchestrator_payload: details,
       base_prompt: details.base_prompts_expanded[i],
       negative_prompt: details.negative_prompts_expanded[i],
       segment_frames_target: details.segment_frames_expanded[i],
@@ -237,8 +243,9 @@ function buildStitchTree(stitch: PlannedTask, segments: PlannedTask[], mode: Orc
   }
   if (below) stitchChildren.push(below);
   // Record the parents of the tree actually built (a re-plan may hang a segment under the stitch).
+  const byId = new Map(segments.map((s) => [s.taskId, s]));
   const mark = (n: ChildTask, parent: string) => {
-    const seg = segments.find((s) => s.taskId === n.taskId);
+    const seg = byId.get(n.taskId);
     if (seg) seg.parentTaskId = parent;
     for (const c of n.children ?? []) mark(c, n.taskId);
   };

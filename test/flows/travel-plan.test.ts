@@ -134,3 +134,22 @@ test('bad details fail naming the field', () => {
 test('wanFrameCount is the next 4k+1', () => {
   assert.deepEqual([1, 2, 5, 29, 30, 40, 41, 97].map(wanFrameCount), [1, 5, 5, 29, 33, 41, 41, 97]);
 });
+
+test('segment params stay the same size whatever the run length: the run-wide lists stay on the orchestrator row', () => {
+  const segmentBytes = (n: number) => {
+    const images = Array.from({ length: n + 1 }, (_, i) => `/data/images/image_${i}.png`);
+    const plan = planTravel({ orchestratorTaskId: ORCH, details: details({ num_new_segments_to_generate: n, input_image_paths_resolved: images, base_prompts_expanded: ['p'], negative_prompts_expanded: [''], segment_frames_expanded: [30], frame_overlap_expanded: [10] }), existing: [] });
+    for (const s of plan.segments) {
+      assert.equal('full_orchestrator_payload' in s.params, false, `${s.taskId} carries the whole details`);
+      assert.equal('input_image_paths_resolved' in s.params, false, `${s.taskId} carries every image path`);
+      // What the segment handler needs at the top level is still there.
+      assert.equal(s.params.orchestrator_task_id_ref, ORCH);
+      assert.equal(s.params.execution_engine, 'wgp');
+    }
+    return Buffer.byteLength(JSON.stringify(plan.segments[1]!.params));
+  };
+  const small = segmentBytes(2);
+  const large = segmentBytes(400);
+  // Only the digits of the index and flags differ.
+  assert.ok(Math.abs(large - small) <= 8, `segment 1 params: ${small} bytes at 2 segments, ${large} at 400`);
+});
