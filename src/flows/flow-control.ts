@@ -3,7 +3,7 @@ import type { ChildTask, FlowControl } from '../consumers/handlers/types.ts';
 import { CancelledError } from '../core/errors.ts';
 import type { JobData, TaskRow } from '../core/types.ts';
 import type { TaskStore } from '../db/task-store.ts';
-import { flattenTrees, pruneTrees, toFlowJob, toNewTasks } from './flow-tree.ts';
+import { flattenTrees, pruneTrees, toFlowJob, toNewTasks, type FlatNode } from './flow-tree.ts';
 
 /**
  * FlowControl on BullMQ 6.7 for orchestrator handlers: a running job adds its planned tree as its
@@ -62,22 +62,29 @@ export function createFlowControl(job: Job, token: string | undefined, deps: Flo
 async function addChildTrees(job: Job, trees: ChildTask[], runIdFallback: string | null, deps: FlowDeps): Promise<AddChildrenReport> {
   const parentTaskId = job.id!;
   const all = flattenTrees(trees, parentTaskId, runIdFallback);
+  // Sent first, so its round trip overlaps reading and inserting the rows (synchronous on SQLite).
+  const failedLookup = failedJobIds(all, deps.queues);
+  failedLookup.catch(() => {}); // awaited below; a rejection before then is not unhandled
   const rows = new Map<string, TaskRow>((await deps.store.getMany(all.map((f) => f.node.taskId))).map((r) => [r.taskId, r]));
   const cancelled = all.find((f) => rows.get(f.node.taskId)?.status === 'Cancelled');
   if (cancelled) {
     throw new CancelledError(`task ${cancelled.node.taskId} of this run was cancelled; use \`smq retry\` on the run to run it again`);
   }
   const skippedComplete = all.filter((f) => rows.get(f.node.taskId)?.status === 'Complete').map((f) => f.node.taskId);
-  const pending = pruneTrees(trees, (n) => rows.get(n.taskId)?.status !== 'Complete');
-  const flat = flattenTrees(pending, parentTaskId, runIdFallback);
+  // A first plan finds nothing Complete: the trees are added as they are.
+  const pending = skippedComplete.length > 0 ? pruneTrees(trees, (n) => rows.get(n.taskId)?.status !== 'Complete') : trees;
+  const flat = skippedComplete.length > 0 ? flattenTrees(pending, parentTaskId, runIdFallback) : all;
 
+  // New rows do not depend on the repairs below, which only touch jobs and rows that already exist.
+  const rowsInserted = await deps.store.insertMany(toNewTasks(flat));
   const rowsRequeued: string[] = [];
   const jobsRemoved: string[] = [];
+  const failedJobs = await failedLookup;
   // Children before parents, so a failed parent is never removed while its failed child still points at it.
   for (const f of [...flat].reverse()) {
     const id = f.node.taskId;
-    const existing = await deps.queues.queue(f.queueName).getJob(id);
-    if (existing && (await existing.getState()) === 'failed') {
+    const existing = failedJobs.has(id) ? await deps.queues.queue(f.queueName).getJob(id) : undefined;
+    if (existing) {
       await existing.remove({ removeChildren: false });
       jobsRemoved.push(id);
     }
@@ -86,7 +93,6 @@ async function addChildTrees(job: Job, trees: ChildTask[], runIdFallback: string
       rowsRequeued.push(id);
     }
   }
-  const rowsInserted = await deps.store.insertMany(toNewTasks(flat));
 
   const parent = { id: parentTaskId, queue: job.queueQualifiedName };
   for (const root of pending) {
@@ -95,4 +101,40 @@ async function addChildTrees(job: Job, trees: ChildTask[], runIdFallback: string
     await deps.flowProducer.add(flow);
   }
   return { rowsInserted, rowsRequeued, jobsRemoved, skippedComplete, added: flat.map((f) => f.node.taskId) };
+}
+
+// KEYS[1]: a queue's `failed` zset; ARGV: job ids. Returns those of the ids that are in it.
+const FAILED_AMONG = `
+local out = {}
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
+end
+return out
+`;
+const withFailedAmong = new WeakSet<object>();
+
+/**
+ * Which nodes' jobs sit in their queue's `failed` set (BullMQ's own state for a failed job): one
+ * script call per queue, usually two. A getJob + getState per node cost two round trips per
+ * segment, which at a thousand segments was a large share of the time the plan took.
+ */
+async function failedJobIds(flat: FlatNode[], queues: FlowDeps['queues']): Promise<Set<string>> {
+  const byQueue = new Map<string, string[]>();
+  for (const f of flat) {
+    const ids = byQueue.get(f.queueName);
+    if (ids) ids.push(f.node.taskId);
+    else byQueue.set(f.queueName, [f.node.taskId]);
+  }
+  const found = await Promise.all(
+    [...byQueue].map(async ([name, ids]) => {
+      const queue = queues.queue(name);
+      const client = await queue.getBackend().client;
+      if (!withFailedAmong.has(client)) {
+        client.defineCommand('smqFailedAmong', { numberOfKeys: 1, lua: FAILED_AMONG });
+        withFailedAmong.add(client);
+      }
+      return (await client.runCommand('smqFailedAmong', [queue.keys.failed, ...ids])) as string[];
+    }),
+  );
+  return new Set(found.flat());
 }
