@@ -1,15 +1,22 @@
 import { StoreError, ValidationError } from '../core/errors.ts';
-import { jobForRow } from '../flows/dispatch.ts';
+import { jobForRow, type Dispatcher } from '../flows/dispatch.ts';
 import type { QueueName } from '../flows/queues.ts';
 import { DISPATCH_TIMEOUT_MS, quietQueue, withTimeout } from './commit-and-dispatch.ts';
 import { withDeps, type ProducerDeps } from './deps.ts';
 import { prepareTask, type TaskSpec } from './task-spec.ts';
 
 /**
- * Queues many independent tasks with one insert, one addBulk per queue and chunk, and one
- * queue-name update per chunk, instead of three round trips per task. The producer rule is the
- * single path's: rows are written first with queue_name NULL, so a Redis that is down (or fails
- * half way) leaves `Queued` rows the reconciler's ingest dispatches later — never a job without a row.
+ * Queues many independent tasks with one insert and one addBulk per queue and chunk, instead of
+ * three round trips per task. Rows are written before their jobs, as on the single path, so there
+ * is never a job without a row.
+ *
+ * Unlike the single path, the rows are inserted with their queue name already set when Redis
+ * answered: a batch keeps its rows undispatched for the whole addBulk, long enough for the
+ * reconciler's ingest (which takes rows with queue_name NULL every 250 ms) to dispatch a good part
+ * of them a second time. A failed addBulk sets queue_name back to NULL for every row not yet on its
+ * queue, so the ingest takes them; a producer that dies between insert and addBulk leaves rows whose
+ * job is missing, which the sweep re-dispatches after its grace period. With Redis down from the
+ * start the rows go in with queue_name NULL.
  */
 
 export interface BulkTask {
@@ -62,27 +69,26 @@ function byQueue(specs: readonly TaskSpec[]): Map<QueueName, TaskSpec[]> {
   return out;
 }
 
-/** Adds the committed rows' jobs; false as soon as Redis fails (what is left stays for the ingest). */
-async function dispatchSpecs(specs: readonly TaskSpec[], deps: ProducerDeps): Promise<boolean> {
-  if (!deps.dispatcher) return false;
+/** Adds the committed rows' jobs; on the first Redis failure hands every row not yet added to the ingest and returns false. */
+async function dispatchSpecs(specs: readonly TaskSpec[], deps: ProducerDeps & { dispatcher: Dispatcher }): Promise<boolean> {
+  const chunks: { queueName: QueueName; items: TaskSpec[] }[] = [];
   for (const [queueName, items] of byQueue(specs)) {
-    const queue = quietQueue(deps.dispatcher, queueName);
-    for (let i = 0; i < items.length; i += ADD_BULK_CHUNK) {
-      const chunk = items.slice(i, i + ADD_BULK_CHUNK);
-      const jobs = chunk.map((s) => {
-        const { name, data, opts } = jobForRow(s.row, s.jobOpts);
-        return { name, data, opts };
-      });
-      try {
-        await withTimeout(queue.addBulk(jobs), DISPATCH_TIMEOUT_MS, `dispatching ${jobs.length} tasks to ${queueName}`);
-      } catch {
-        // Redis went away; the next chunk would fail the same way. Rows keep queue_name NULL.
-        return false;
-      }
-      await deps.store.setQueueNames(
-        chunk.map((s) => s.row.taskId),
-        queueName,
-      );
+    for (let i = 0; i < items.length; i += ADD_BULK_CHUNK) chunks.push({ queueName, items: items.slice(i, i + ADD_BULK_CHUNK) });
+  }
+  for (let c = 0; c < chunks.length; c++) {
+    const { queueName, items } = chunks[c]!;
+    const jobs = items.map((s) => {
+      const { name, data, opts } = jobForRow(s.row, s.jobOpts);
+      return { name, data, opts };
+    });
+    try {
+      await withTimeout(quietQueue(deps.dispatcher, queueName).addBulk(jobs), DISPATCH_TIMEOUT_MS, `dispatching ${jobs.length} tasks to ${queueName}`);
+    } catch {
+      // Redis went away; the later chunks would fail the same way. (A chunk that timed out but
+      // landed is harmless: the ingest's add of an existing job id adds nothing.)
+      const left = chunks.slice(c).flatMap((x) => x.items.map((s) => s.row.taskId));
+      await deps.store.setQueueNames(left, null);
+      return false;
     }
   }
   return true;
@@ -104,15 +110,17 @@ export async function enqueueTasks(tasks: readonly BulkTask[], deps?: ProducerDe
         { retryable: false },
       );
     }
-    const inserted = await d.store.insertMany(specs.map((s) => s.row));
+    const dispatcher = d.dispatcher;
+    const inserted = await d.store.insertMany(specs.map((s) => (dispatcher ? { ...s.row, queueName: s.queue } : s.row)));
     if (inserted !== specs.length) {
       // Another producer wrote some of these ids between the check and the insert. Which rows are
-      // ours cannot be told apart, so none is dispatched here: ours wait (queue_name NULL) for the ingest.
+      // ours cannot be told apart, so none is dispatched here: the reconciler dispatches ours from
+      // the rows (the ingest if queue_name is NULL, else the sweep, which finds their jobs missing).
       throw new StoreError(
-        `${specs.length - inserted} of ${specs.length} task ids were inserted at the same time by another producer; the other ${inserted} rows are Queued and the reconciler's ingest dispatches them`,
+        `${specs.length - inserted} of ${specs.length} task ids were inserted at the same time by another producer; the other ${inserted} rows are Queued and the reconciler dispatches them`,
         { retryable: false },
       );
     }
-    return { taskIds, dispatched: await dispatchSpecs(specs, d) };
+    return { taskIds, dispatched: dispatcher ? await dispatchSpecs(specs, { ...d, dispatcher }) : false };
   });
 }

@@ -213,6 +213,22 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('rows of a producer that died between its insert and its addBulk (queue name set, no job) are dispatched by the sweep', async () => {
+      const env = await setup(kind);
+      try {
+        // What enqueueTasks writes before its addBulk when Redis answered.
+        const ids = ['bulk_orphan_0', 'bulk_orphan_1'];
+        await env.deps.store.insertMany(ids.map((taskId) => ({ taskId, taskType: 'noop', params: {}, status: 'Queued', runId: null, parentTaskId: null, queueName: 'cpu' })));
+        const reconciler = new Reconciler({ store: env.deps.store, redisUrl: REDIS_URL, prefix: env.prefix, queues: ['cpu'], logger: silent, sweepGraceMs: 200 });
+        const stats = await reconciler.runOnce();
+        assert.equal(stats.ingested, 0, 'the ingest takes only rows with queue_name NULL');
+        assert.equal(stats.lastSweep?.redispatched, 2);
+        assert.deepEqual(await jobIds(env.queue('cpu')), ids);
+      } finally {
+        await env.close();
+      }
+    });
+
     it('when Redis drops after the rows are written, the rows stay for the ingest and dispatched is false', async () => {
       const env = await setup(kind);
       const dead = createFailFastRedis(REDIS_URL);
