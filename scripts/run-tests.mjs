@@ -29,10 +29,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 // --test-force-exit: a file whose tests are done exits even if a failed test left a handle open (a
-// hung file would otherwise stall the whole run); --test-timeout bounds any test without its own.
+// hung file would otherwise stall the whole run). No --test-timeout: with process isolation it caps
+// whole files too, and would kill the long fault scenarios (which set their own limits) mid-run.
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', '--test-timeout=900000', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
