@@ -6,7 +6,7 @@
  * plain libx264 segments, as any engine's output. Peak RSS covers the process tree: node's own RSS sampled, plus the
  * VmHWM of each ffmpeg child alive at the sample.
  *
- * Standalone: `node --import tsx bench/stitch.ts [--segments 10,30] [--size 640x360] [--frames 81] [--overlap 16]`.
+ * Standalone: `node --import tsx bench/stitch.ts [--segments 10,30] [--size 640x360] [--frames 81] [--overlap 16] [--rounds 3]`.
  */
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,6 +27,12 @@ export interface StitchBenchOptions {
   frames: number;
   overlap: number;
   workDir: string;
+  /**
+   * Timed runs of each of streaming, copy and floor, interleaved (default 1; the CLI's 3); the table shows the
+   * median time and the largest peak. On a shared machine the load drifts between runs, and
+   * interleaving exposes the three to the same drift. The seed's shape runs once (it is slow).
+   */
+  rounds?: number;
 }
 
 export interface StitchBenchRow {
@@ -219,7 +225,20 @@ export async function benchStitch(opts: StitchBenchOptions): Promise<StitchBench
     plan.push({ ...common, approach: 'copy', inputs: recipe, outputPath: path.join(opts.workDir, `copy-${n}.mp4`) });
     plan.push({ ...common, approach: 'floor', inputs: [], source: smqOut, outputPath: path.join(opts.workDir, `floor-${n}.mp4`) });
     plan.push({ ...common, approach: 'seed', inputs: all.slice(0, n), outputPath: path.join(opts.workDir, `seed-${n}.mp4`) });
-    for (const r of plan) rows.push({ name: APPROACH_NAMES[r.approach], segments: n, ...(await runIsolated(r)) });
+    const rounds = Math.max(1, Math.floor(opts.rounds ?? 1));
+    const results = new Map<Approach, { seconds: number; peakRssMB: number }[]>();
+    for (let round = 0; round < rounds; round++) {
+      for (const r of plan) {
+        if (r.approach === 'seed' && round > 0) continue;
+        const got = await runIsolated(r);
+        results.set(r.approach, [...(results.get(r.approach) ?? []), got]);
+      }
+    }
+    for (const r of plan) {
+      const runs = results.get(r.approach)!;
+      const times = runs.map((x) => x.seconds).sort((a, b) => a - b);
+      rows.push({ name: APPROACH_NAMES[r.approach], segments: n, seconds: times[(times.length - 1) >> 1], peakRssMB: Math.max(...runs.map((x) => x.peakRssMB)) });
+    }
   }
   return rows;
 }
@@ -249,6 +268,7 @@ async function main(): Promise<void> {
       height,
       frames: Number(arg('frames', '81')),
       overlap: Number(arg('overlap', '16')),
+      rounds: Number(arg('rounds', '3')),
       workDir,
     });
     console.log(formatStitchTable(rows));
