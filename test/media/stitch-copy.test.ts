@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { access, readdir } from 'node:fs/promises';
 import { probeVideo, readFrames, writeVideo } from '../../src/consumers/media/frames-io.ts';
-import { stitchVideos } from '../../src/consumers/media/stitch.ts';
+import { pipeFrames, stitchVideos } from '../../src/consumers/media/stitch.ts';
 import { Crossfader } from '../../src/consumers/media/crossfade-onnx.ts';
 import { concatScript, copyPlan, stitchVideosCopying } from '../../src/consumers/media/stitch-copy.ts';
 import { encodeForStitch, openStitchEncoder, segmentKeyframes } from '../../src/consumers/media/stitch-encode.ts';
@@ -62,6 +62,13 @@ test('segmentKeyframes: first frame, end of the overlap with the previous, start
   assert.deepEqual(segmentKeyframes(20, 10, 10), [0, 10]);
   assert.throws(() => segmentKeyframes(20, 12, 10), (e: unknown) => e instanceof ValidationError && /exceed the segment's 20 frames/.test(e.message));
   assert.throws(() => segmentKeyframes(20, -1, 0), (e: unknown) => e instanceof ValidationError && e.field === 'overlapPrev');
+});
+
+test('pipeFrames: the frames wanted, within a memory budget, at least one', () => {
+  assert.equal(pipeFrames(640, 360, 8, 8), 8);
+  assert.equal(pipeFrames(1920, 1080, 8, 8), 1);
+  assert.equal(pipeFrames(1920, 1080, 32, 24), 4);
+  assert.equal(pipeFrames(8000, 8000, 8, 8), 1);
 });
 
 test('copyPlan: middles copied, each join decoded from both sides and taken from the fades file', () => {

@@ -18,7 +18,7 @@ import { faststartFor, newCommand, runCommand } from './ffmpeg-run.ts';
 import { decodeFrames } from './frames-io.ts';
 import { openStitchEncoder } from './stitch-encode.ts';
 import { probeForCopyFast, rateOf, whyNotCopyable, type CopyProbe } from './stitch-probe.ts';
-import { stitchVideos, validateStitch, type StitchOptions } from './stitch.ts';
+import { pipeFrames, stitchVideos, validateStitch, type StitchOptions } from './stitch.ts';
 
 export interface CopyStitchResult {
   frames: number;
@@ -169,9 +169,9 @@ async function encodeFades(opts: StitchOptions, listPath: string, decode: readon
   const { width, height, fps, signal } = opts;
   await writeFile(listPath, concatScript(decode, fps));
   const fader = new Crossfader({ width, height, sharpAmt: opts.sharpAmt, modelPath: opts.crossfadeModelPath, log: opts.log });
-  const encoder = openStitchEncoder(fadesPath, { width, height, fps, crf: opts.crf, keyframes: fadeStarts, queueFrames: 8, signal });
-  // The decoder runs up to one 16-frame join ahead while a join is being cross-faded.
-  const frames = decodeFrames(listPath, { width, height, readAhead: 32, signal })[Symbol.asyncIterator]();
+  const encoder = openStitchEncoder(fadesPath, { width, height, fps, crf: opts.crf, keyframes: fadeStarts, queueFrames: pipeFrames(width, height, 8, 8), signal });
+  // The decoder runs up to a 16-frame join ahead while a join is being cross-faded.
+  const frames = decodeFrames(listPath, { width, height, readAhead: pipeFrames(width, height, 32, 24), signal })[Symbol.asyncIterator]();
   const take = async (n: number): Promise<Buffer[]> => {
     const got: Buffer[] = [];
     while (got.length < n) {

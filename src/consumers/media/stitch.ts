@@ -34,8 +34,13 @@ export interface StitchOptions {
   crossfadeModelPath?: string;
 }
 
-/** Frames buffered between each ffmpeg process and node (see stitchVideos). */
-const PIPE_FRAMES = 8;
+/**
+ * Frames buffered between an ffmpeg process and node: `want` frames, but no more than `budgetMB`
+ * of them, so a 1080p stitch does not buffer seven times what a 360p one does.
+ */
+export function pipeFrames(width: number, height: number, want: number, budgetMB: number): number {
+  return Math.max(1, Math.min(want, Math.floor((budgetMB * 2 ** 20) / (width * height * 3))));
+}
 
 export function validateStitch(opts: StitchOptions): void {
   if (!Array.isArray(opts.inputs) || opts.inputs.length === 0) throw new ValidationError('inputs', 'need at least one video path to stitch');
@@ -56,14 +61,15 @@ export async function stitchVideos(opts: StitchOptions): Promise<{ frames: numbe
   // Slack on both sides of node: while a join is cross-faded (a burst of work off the event loop)
   // the encoder still has frames to encode and the decoder room to decode into. Bounded, so the
   // memory stays flat in the number of segments.
-  const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, queueFrames: PIPE_FRAMES, signal });
+  const slack = pipeFrames(width, height, 8, 8);
+  const writer = writeVideo(opts.outputPath, { width, height, fps: opts.fps, crf: opts.crf, lossless: opts.lossless, queueFrames: slack, signal });
   const fader = new Crossfader({ width, height, sharpAmt: opts.sharpAmt, modelPath: opts.crossfadeModelPath, log: opts.log });
   let held: Buffer[] = [];
   // The next input's decoder is started while the current one is consumed, so ffmpeg's start-up
   // (and the first frames) overlap with work instead of stalling the encoder at every join. At most
   // two decoders exist at once, whatever the number of inputs.
   const open = (i: number) => {
-    const it = decodeFrames(inputs[i], { width, height, readAhead: PIPE_FRAMES, signal })[Symbol.asyncIterator]();
+    const it = decodeFrames(inputs[i], { width, height, readAhead: slack, signal })[Symbol.asyncIterator]();
     const first = it.next();
     first.catch(() => {});
     return { it, first };
