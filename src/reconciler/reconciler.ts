@@ -125,6 +125,20 @@ function resolveOptions(o: ReconcilerOptions): Resolved {
 
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
 
+/** Periodic sweeps put off in a row at most, so a reconciler that never catches up still sweeps. */
+export const MAX_SWEEPS_DEFERRED = 6;
+
+/**
+ * Whether a periodic sweep should wait. While the streams hold a backlog, the events in it will
+ * bring the open rows up to date; a sweep then reads every one of those rows and their jobs to do
+ * the same (seconds for a few thousand rows on a busy machine), on the CPU the apply loop needs to
+ * catch up — the backlog grows and the next sweep has even more to read. A requested sweep (a
+ * stream trimmed past the cursor, or gone) repairs what no event will, and is never put off.
+ */
+export function deferSweep(s: { behind: boolean; requested: boolean; deferredInARow: number }): boolean {
+  return s.behind && !s.requested && s.deferredInARow < MAX_SWEEPS_DEFERRED;
+}
+
 export class Reconciler {
   private readonly o: Resolved;
   private readonly log: Logger;
@@ -148,6 +162,9 @@ export class Reconciler {
   private lastSweep: SweepResult | null = null;
   private lastTrimCheck = 0;
   private sweeping: Promise<void> | null = null;
+  /** The last read came back with a full batch: the streams hold a backlog. */
+  private behind = false;
+  private sweepsDeferred = 0;
   private readonly wakers = new Set<() => void>();
 
   constructor(options: ReconcilerOptions) {
@@ -202,7 +219,7 @@ export class Reconciler {
     this.loops = [
       this.loop('apply', 0, () => this.applyOnce(this.o.blockMs)),
       this.loop('ingest', this.o.ingestIntervalMs, () => this.ingestIfLeader()),
-      this.loop('sweep', this.o.sweepIntervalMs, () => this.sweepIfLeader(), true),
+      this.loop('sweep', this.o.sweepIntervalMs, () => this.periodicSweep(), true),
       this.loop('stats', this.o.statsIntervalMs, () => this.heartbeat()),
     ];
     this.log.info({ id: this.o.id, prefix: this.o.prefix, queues: this.o.queues, leader: this.lock.isLeader }, 'reconciler started');
@@ -336,6 +353,7 @@ export class Reconciler {
       if (!arrived || this.stopping) return 0;
       batches = await this.streams.readWithFacts(this.cursors, this.o.batchSize);
     }
+    this.behind = [...batches.values()].some((b) => b.entries.length >= this.o.batchSize);
     let n = 0;
     for (const [queue, batch] of batches) n += await this.applyBatch(queue, batch);
     return n;
@@ -366,6 +384,16 @@ export class Reconciler {
     this.ingested += r.dispatched;
     if (r.claimed > 0) this.log.info(r, 'ingested rows from the table');
     return r.claimed;
+  }
+
+  private periodicSweep(): Promise<void> {
+    if (deferSweep({ behind: this.behind, requested: this.sweepRequested, deferredInARow: this.sweepsDeferred })) {
+      this.sweepsDeferred++;
+      this.log.debug({ deferredInARow: this.sweepsDeferred }, 'events backlog: periodic sweep put off');
+      return Promise.resolve();
+    }
+    this.sweepsDeferred = 0;
+    return this.sweepIfLeader();
   }
 
   /** Sweeps if we lead; a sweep already under way is joined, never run twice at once. */
