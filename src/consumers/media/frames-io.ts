@@ -257,26 +257,41 @@ export function writeVideo(file: string, opts: WriteVideoOptions): VideoWriter {
   }
   const crf = opts.crf ?? 23;
   if (!Number.isFinite(crf) || crf < 0 || crf > 51) throw new ValidationError('crf', `must be within 0..51, got ${crf}`);
-  const what = `encode ${file}`;
-  throwIfAborted(opts.signal, what);
+  const out = lossless
+    ? ['-c:v', 'libx264rgb', '-qp', '0', '-preset', 'veryfast', '-pix_fmt', 'rgb24']
+    : ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(crf), '-preset', 'veryfast'];
+  out.push(...faststartFor(file), ...keyframeArgs(opts.keyframes));
+  return openRawEncoder(file, { width, height, fps: opts.fps, queueFrames: opts.queueFrames, signal: opts.signal }, out);
+}
 
-  const queueFrames = opts.queueFrames === undefined ? 1 : checkCount('queueFrames', opts.queueFrames, 1);
+/** `-force_key_frames` for the given frame indices, as IDR frames (cut points a stream copy can use). */
+export function keyframeArgs(keyframes: readonly number[] | undefined): string[] {
+  if (!keyframes || keyframes.length === 0) return [];
+  for (const k of keyframes) checkCount('keyframes[]', k, 0);
+  const ks = [...new Set(keyframes)].sort((a, b) => a - b);
+  return ['-force_key_frames', `expr:${ks.map((k) => `eq(n,${k})`).join('+')}`, '-forced-idr', '1'];
+}
+
+/**
+ * rgb24 frames piped into one ffmpeg encoder; the codec recipe (`outputOptions`) is the caller's.
+ * write() waits while `queueFrames` frames are queued, so memory stays bounded whatever the length.
+ */
+export function openRawEncoder(
+  file: string,
+  o: { width: number; height: number; fps: number; queueFrames?: number; signal?: AbortSignal },
+  outputOptions: string[],
+): VideoWriter {
+  const { width, height } = o;
+  const what = `encode ${file}`;
+  throwIfAborted(o.signal, what);
+  const queueFrames = o.queueFrames === undefined ? 1 : checkCount('queueFrames', o.queueFrames, 1);
   const frameSize = width * height * 3;
   const input = new PassThrough({ highWaterMark: frameSize * queueFrames });
   const cmd = newCommand(input)
     .inputFormat('rawvideo')
-    .inputOptions(['-pix_fmt', 'rgb24', '-video_size', `${width}x${height}`, '-framerate', String(opts.fps)]);
-  const out = lossless
-    ? ['-c:v', 'libx264rgb', '-qp', '0', '-preset', 'veryfast', '-pix_fmt', 'rgb24']
-    : ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(crf), '-preset', 'veryfast'];
-  out.push(...faststartFor(file));
-  if (opts.keyframes && opts.keyframes.length > 0) {
-    const ks = [...new Set(opts.keyframes)].sort((a, b) => a - b);
-    for (const k of ks) checkCount('keyframes[]', k, 0);
-    out.push('-force_key_frames', `expr:${ks.map((k) => `eq(n,${k})`).join('+')}`, '-forced-idr', '1');
-  }
-  cmd.output(file).outputOptions(out);
-  const running = startCommand(cmd, what, opts.signal);
+    .inputOptions(['-pix_fmt', 'rgb24', '-video_size', `${width}x${height}`, '-framerate', String(o.fps)]);
+  cmd.output(file).outputOptions(outputOptions);
+  const running = startCommand(cmd, what, o.signal);
   const exitedEarly = running.done.then(() => {
     throw new MediaError(`${what}: ffmpeg exited before the writer was closed`);
   });

@@ -9,10 +9,9 @@
  * - `setsar=1`: a raw-pipe input and a file input would otherwise differ in the SPS's aspect info;
  * - IDR frames forced where each overlap begins and ends (`segmentKeyframes`).
  */
-import { PassThrough } from 'node:stream';
-import { MediaError, ValidationError } from '../../core/errors.ts';
-import { faststartFor, newCommand, runCommand, startCommand, throwIfAborted } from './ffmpeg-run.ts';
-import type { VideoWriter } from './frames-io.ts';
+import { ValidationError } from '../../core/errors.ts';
+import { faststartFor, newCommand, runCommand } from './ffmpeg-run.ts';
+import { keyframeArgs, openRawEncoder, type VideoWriter } from './frames-io.ts';
 
 export const STITCH_CRF = 23;
 
@@ -35,15 +34,6 @@ export function segmentKeyframes(length: number, overlapPrev: number, overlapNex
   }
   const ks = new Set([0, overlapPrev, length - overlapNext]);
   return [...ks].filter((k) => k < length).sort((a, b) => a - b);
-}
-
-function keyframeArgs(keyframes: readonly number[] | undefined): string[] {
-  if (!keyframes || keyframes.length === 0) return [];
-  for (const k of keyframes) {
-    if (!Number.isInteger(k) || k < 0) throw new ValidationError('keyframes[]', `must be frame indices ≥ 0, got ${k}`);
-  }
-  const ks = [...new Set(keyframes)].sort((a, b) => a - b);
-  return ['-force_key_frames', `expr:${ks.map((k) => `eq(n,${k})`).join('+')}`, '-forced-idr', '1'];
 }
 
 export interface StitchEncodeOptions {
@@ -72,42 +62,5 @@ export async function encodeForStitch(input: string, output: string, opts: Stitc
 /** rgb24 frames → an mp4 with the stitch recipe (the cross-faded stretches). */
 export function openStitchEncoder(file: string, o: StitchEncodeOptions & { width: number; height: number; fps: number }): VideoWriter {
   if (o.width % 2 !== 0 || o.height % 2 !== 0) throw new ValidationError('width/height', `yuv420p needs even dimensions, got ${o.width}x${o.height}`);
-  const what = `encode ${file}`;
-  throwIfAborted(o.signal, what);
-  const frameSize = o.width * o.height * 3;
-  const input = new PassThrough({ highWaterMark: frameSize * Math.max(1, Math.floor(o.queueFrames ?? 1)) });
-  const cmd = newCommand(input)
-    .inputFormat('rawvideo')
-    .inputOptions(['-pix_fmt', 'rgb24', '-video_size', `${o.width}x${o.height}`, '-framerate', String(o.fps)]);
-  cmd.output(file).outputOptions(['-vf', 'setsar=1', ...stitchX264Args(o.crf), ...keyframeArgs(o.keyframes), ...faststartFor(file)]);
-  const running = startCommand(cmd, what, o.signal);
-  const exitedEarly = running.done.then(() => {
-    throw new MediaError(`${what}: ffmpeg exited before the writer was closed`);
-  });
-  exitedEarly.catch(() => {});
-  let written = 0;
-  let closed = false;
-  return {
-    get framesWritten() {
-      return written;
-    },
-    async write(frame: Buffer) {
-      if (closed) throw new MediaError(`${what}: write after close`);
-      if (frame.length !== frameSize) throw new ValidationError('frame', `must be ${o.width}x${o.height} rgb24 (${frameSize} bytes), got ${frame.length}`);
-      written++;
-      if (!input.write(frame)) await Promise.race([new Promise<void>((resolve) => input.once('drain', () => resolve())), exitedEarly]);
-    },
-    async close() {
-      if (!closed) {
-        closed = true;
-        input.end();
-      }
-      await running.done;
-    },
-    abort() {
-      closed = true;
-      running.kill('aborted by caller');
-      input.destroy();
-    },
-  };
+  return openRawEncoder(file, o, ['-vf', 'setsar=1', ...stitchX264Args(o.crf), ...keyframeArgs(o.keyframes), ...faststartFor(file)]);
 }
